@@ -1,0 +1,48 @@
+/**
+ * Errors carry MongoDB's numeric codes and code names so that the wire layer
+ * can hand them to drivers unchanged.
+ */
+export const ErrorCodes = {
+  BadValue: 2,
+  FailedToParse: 9,
+  TypeMismatch: 14,
+  InvalidLength: 16,
+  NamespaceNotFound: 26,
+  IndexNotFound: 27,
+  NamespaceExists: 48,
+  InvalidIdField: 53,
+  CannotCreateIndex: 67,
+  IndexAlreadyExists: 68,
+  InvalidNamespace: 73,
+  IndexOptionsConflict: 85,
+  IndexKeySpecsConflict: 86,
+  CannotIndexParallelArrays: 171,
+  SnapshotTooOld: 239,
+  DollarPrefixedFieldName: 52,
+  DuplicateKey: 11000,
+  BSONObjectTooLarge: 10334,
+  KeyTooLong: 17280,
+  // Argon's own codes live above MongoDB's range so they never collide.
+  BranchNotFound: 50001,
+  BranchExists: 50002,
+  InvalidBranchName: 50003,
+  BranchHasChildren: 50004,
+  StoreClosed: 50005,
+} as const;
+
+export type ErrorCodeName = keyof typeof ErrorCodes;
+
+export class ArgonError extends Error {
+  readonly code: number;
+  readonly codeName: ErrorCodeName;
+  /** Extra fields a MongoDB error reply carries (keyPattern, keyValue, ...). */
+  readonly info: Record<string, unknown>;
+
+  constructor(codeName: ErrorCodeName, message: string, info: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ArgonError';
+    this.codeName = codeName;
+    this.code = ErrorCodes[codeName];
+    this.info = info;
+  }
+}

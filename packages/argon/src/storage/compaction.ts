@@ -1,0 +1,155 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { BranchRecord, Tables, TagRecord } from './tables.js';
+import { groupOf, keyBranch, keyLsn, type BinaryDb } from './versioned.js';
+
+export interface CompactionInput {
+  /** Reads below this LSN are outside the retention window. */
+  horizonLsn: number;
+  branches: BranchRecord[];
+  tags: TagRecord[];
+  isClosed: () => boolean;
+  onRemovedBytes: (branchId: number, bytes: number) => void;
+}
+
+export interface CompactionReport {
+  removedVersions: number;
+  removedLogEntries: number;
+  horizonLsn: number;
+}
+
+/** The LSNs at which a branch's state must stay readable. */
+interface Needs {
+  /** Every LSN from here on (a live branch's retention window); Infinity for none. */
+  from: number;
+  /** Single points: child fork points and tags. */
+  pins: number[];
+}
+
+interface VersionRef {
+  key: Buffer;
+  lsn: number;
+  bytes: number;
+}
+
+/** Keys read per chunk; each chunk's deletions commit in one short write transaction. */
+const CHUNK_KEYS = 20_000;
+
+/**
+ * Walks every versioned table and deletes the versions no readable point can see. A version of
+ * branch b is visible from its LSN until b's next version of the same key; it is kept when that
+ * interval meets b's retention window or holds one of b's pins. Work is split in chunks with a
+ * turn of the event loop between them, and LMDB's MVCC means readers never wait for it.
+ */
+export async function compact(t: Tables, input: CompactionInput): Promise<CompactionReport> {
+  const needs = needsByBranch(input);
+  const report: CompactionReport = { removedVersions: 0, removedLogEntries: 0, horizonLsn: input.horizonLsn };
+  for (const db of [t.docs, t.index, t.catalog, t.stats]) {
+    report.removedVersions += await compactTable(t, db, needs, input);
+  }
+  report.removedLogEntries = await compactLog(t, input);
+  return report;
+}
+
+function needsByBranch(input: CompactionInput): Map<number, Needs> {
+  const needs = new Map<number, Needs>();
+  for (const b of input.branches) {
+    needs.set(b.id, { from: b.deleted ? Infinity : Math.max(b.forkLsn, input.horizonLsn), pins: [] });
+  }
+  for (const b of input.branches) if (b.parentId !== null) needs.get(b.parentId)?.pins.push(b.forkLsn);
+  for (const tag of input.tags) needs.get(tag.branchId)?.pins.push(tag.lsn);
+  return needs;
+}
+
+async function compactTable(t: Tables, db: BinaryDb, needs: Map<number, Needs>, input: CompactionInput): Promise<number> {
+  let removed = 0;
+  let start: Buffer | undefined;
+  for (;;) {
+    if (input.isClosed()) return removed;
+    const doomed: VersionRef[] = [];
+    const doomedOwners: number[] = [];
+    let group: Buffer | null = null;
+    let versions = new Map<number, VersionRef[]>();
+    let read = 0;
+    let resumeAt: Buffer | undefined;
+    const settle = () => {
+      for (const [branch, refs] of versions) {
+        for (const ref of unneeded(refs, needs.get(branch))) {
+          doomed.push(ref);
+          doomedOwners.push(branch);
+        }
+      }
+    };
+    for (const { key, value } of db.getRange({ start })) {
+      const g = groupOf(key);
+      if (group === null || !g.equals(group)) {
+        if (read >= CHUNK_KEYS) {
+          resumeAt = Buffer.from(key);
+          break;
+        }
+        settle();
+        group = Buffer.from(g);
+        versions = new Map();
+      }
+      const branch = keyBranch(key);
+      const refs = versions.get(branch) ?? [];
+      refs.push({ key: Buffer.from(key), lsn: keyLsn(key), bytes: key.length + value.length });
+      versions.set(branch, refs);
+      read++;
+    }
+    settle();
+    if (doomed.length > 0) {
+      const bytesByBranch = new Map<number, number>();
+      t.env.transactionSync(() => {
+        doomed.forEach((ref, i) => {
+          db.remove(ref.key);
+          bytesByBranch.set(doomedOwners[i]!, (bytesByBranch.get(doomedOwners[i]!) ?? 0) + ref.bytes);
+        });
+        for (const [branchId, bytes] of bytesByBranch) {
+          const record = t.branches.get(branchId);
+          if (record) t.branches.put(branchId, { ...record, ownBytes: Math.max(0, record.ownBytes - bytes) });
+        }
+      });
+      for (const [branchId, bytes] of bytesByBranch) input.onRemovedBytes(branchId, bytes);
+      removed += doomed.length;
+    }
+    if (!resumeAt) return removed;
+    start = resumeAt;
+    await yieldToLoop();
+  }
+}
+
+/** Versions of one branch for one key (newest first, as stored) that no needed point can see. */
+function unneeded(refs: VersionRef[], needs: Needs | undefined): VersionRef[] {
+  if (!needs) return [];
+  const out: VersionRef[] = [];
+  let next = Infinity; // LSN of the next newer version of this branch
+  for (const ref of refs) {
+    const seenByWindow = next > needs.from;
+    const seenByPin = needs.pins.some((p) => p >= ref.lsn && p < next);
+    if (!seenByWindow && !seenByPin) out.push(ref);
+    next = ref.lsn;
+  }
+  return out;
+}
+
+async function compactLog(t: Tables, input: CompactionInput): Promise<number> {
+  let removed = 0;
+  const lastChildFork = new Map<number, number>();
+  for (const b of input.branches) {
+    if (b.parentId !== null) lastChildFork.set(b.parentId, Math.max(lastChildFork.get(b.parentId) ?? 0, b.forkLsn));
+  }
+  for (const b of input.branches) {
+    // A deleted branch's log is still read by its children's log up to their fork points.
+    const keepUpTo = b.deleted ? (lastChildFork.get(b.id) ?? -1) : Number.MAX_SAFE_INTEGER;
+    const doomed = [...t.log.getKeys({ start: [b.id, 0], end: [b.id, Number.MAX_SAFE_INTEGER] })].filter(
+      ([, lsn]) => lsn < input.horizonLsn || lsn > keepUpTo,
+    );
+    if (doomed.length === 0) continue;
+    t.env.transactionSync(() => {
+      for (const key of doomed) t.log.remove(key);
+    });
+    removed += doomed.length;
+    await yieldToLoop();
+  }
+  return removed;
+}

@@ -1,0 +1,474 @@
+import { mkdirSync } from 'node:fs';
+import { ArgonError } from '../errors.js';
+import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
+import { decodeChanges } from './changelog.js';
+import { compact, type CompactionReport } from './compaction.js';
+import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
+import { validateBranchName } from './names.js';
+import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
+import type {
+  BranchInfo,
+  BranchStats,
+  CollectionInfo,
+  CommitResult,
+  Document,
+  IdRange,
+  IndexRange,
+  LogEntry,
+  Lsn,
+  ReadPoint,
+  ScanOptions,
+  StoreOptions,
+  WriteOp,
+} from './types.js';
+import { getVisible, scanVisible, View } from './versioned.js';
+import { decodeDoc, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, type Counters } from './writer.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const HEAD = Number.MAX_SAFE_INTEGER;
+export const DEFAULT_BRANCH = 'main';
+
+export interface BranchFrom {
+  /** Branch to fork from; default `main`. */
+  from?: string;
+  lsn?: Lsn;
+  time?: Date;
+}
+
+/**
+ * The versioned, branchable document store. Branches are Neon-style timelines: a parent and
+ * the LSN they forked at. Creating one writes one small record; reads resolve each key through
+ * the branch's lineage (see versioned.ts).
+ */
+export class Store {
+  private lsn = 0;
+  private lastTs = 0;
+  private counters: Counters = { nextNsId: 1, nextIndexId: 1 };
+  private nextBranchId = 1;
+  private readonly branchesById = new Map<number, BranchRecord>();
+  private readonly branchIdByName = new Map<string, number>();
+  private readonly ceilingsCache = new Map<number, Map<number, number>>();
+  /** Head catalog lookups by `${branchId}\0${db}\0${coll}`; cleared whenever a catalog changes. */
+  private readonly catalogCache = new Map<string, CatalogEntry | null>();
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private compactionTimer: NodeJS.Timeout | null = null;
+  private compacting: Promise<CompactionReport> | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly t: Tables,
+    options: StoreOptions,
+  ) {
+    this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+    mkdirSync(path, { recursive: true });
+    const store = new Store(path, openTables(path), options);
+    await store.load();
+    const interval = options.compactionIntervalMs ?? 60_000;
+    if (interval > 0) {
+      store.compactionTimer = setInterval(() => void store.compact().catch(() => undefined), interval);
+      store.compactionTimer.unref();
+    }
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    const { meta, branches } = this.t;
+    this.lsn = meta.get('lsn') ?? 0;
+    this.lastTs = meta.get('lastTs') ?? 0;
+    this.counters = { nextNsId: meta.get('nextNsId') ?? 1, nextIndexId: meta.get('nextIndexId') ?? 1 };
+    this.nextBranchId = meta.get('nextBranchId') ?? 1;
+    for (const { value } of branches.getRange()) this.remember(value);
+    if (this.branchesById.size === 0) {
+      const root: BranchRecord = { id: this.nextBranchId++, name: DEFAULT_BRANCH, parentId: null, forkLsn: 0, created: this.now(), deleted: false, ownBytes: 0 };
+      this.t.env.transactionSync(() => {
+        branches.put(root.id, root);
+        meta.put('nextBranchId', this.nextBranchId);
+      });
+      await this.t.env.flushed;
+      this.remember(root);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    await this.compacting?.catch(() => undefined);
+    await this.t.env.close();
+  }
+
+  /** The LSN of the newest committed batch. */
+  get headLsn(): Lsn {
+    return this.lsn;
+  }
+
+  // ---- writes ------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` as one atomic batch on `branch`: every change it makes gets the same LSN and
+   * timestamp, and becomes visible and durable together. If `fn` throws, nothing is written.
+   * The promise resolves once the batch is flushed to disk.
+   */
+  async transact<T>(branch: string, fn: (tx: WriteTx) => T): Promise<CommitResult & { result: T }> {
+    this.assertOpen();
+    const record = this.branch(branch);
+    const lsn = this.lsn + 1;
+    const time = Math.max(this.now(), this.lastTs);
+    const counters = { ...this.counters };
+    const view = new View(this.ceilings(record), HEAD);
+    let tx!: WriteTx;
+    let result!: T;
+    let wrote = false;
+    this.t.env.transactionSync(() => {
+      tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll));
+      result = fn(tx);
+      wrote = tx.finish();
+      if (!wrote) return;
+      this.t.meta.put('lsn', lsn);
+      this.t.meta.put('lastTs', time);
+      this.t.meta.put('nextNsId', counters.nextNsId);
+      this.t.meta.put('nextIndexId', counters.nextIndexId);
+      this.t.branches.put(record.id, { ...record, ownBytes: record.ownBytes + tx.ownBytes });
+    });
+    if (!wrote) return { lsn: this.lsn, time: new Date(this.lastTs), result };
+    this.lsn = lsn;
+    this.lastTs = time;
+    this.counters = counters;
+    record.ownBytes += tx.ownBytes;
+    if (tx.catalogChanged) this.catalogCache.clear();
+    await this.t.env.flushed;
+    return { lsn, time: new Date(time), result };
+  }
+
+  /** Applies a list of operations atomically: if any fails, none is written. */
+  async write(branch: string, ops: readonly WriteOp[]): Promise<CommitResult> {
+    const { lsn, time } = await this.transact(branch, (tx) => {
+      for (const op of ops) {
+        if (op.op === 'insert') tx.insert(op.db, op.coll, op.doc);
+        else if (op.op === 'replace') tx.replace(op.db, op.coll, op.doc, op.upsert);
+        else tx.delete(op.db, op.coll, op.id);
+      }
+    });
+    return { lsn, time };
+  }
+
+  // ---- branches and tags -------------------------------------------------------------
+
+  async createBranch(name: string, from: BranchFrom = {}): Promise<BranchInfo> {
+    this.assertOpen();
+    validateBranchName(name);
+    if (this.branchIdByName.has(name)) throw new ArgonError('BranchExists', `Branch '${name}' already exists`);
+    const parent = this.branch(from.from ?? DEFAULT_BRANCH);
+    const forkLsn = this.resolveLsn(parent, from.lsn, from.time);
+    const record: BranchRecord = { id: this.nextBranchId++, name, parentId: parent.id, forkLsn, created: this.now(), deleted: false, ownBytes: 0 };
+    this.t.env.transactionSync(() => {
+      this.t.branches.put(record.id, record);
+      this.t.meta.put('nextBranchId', this.nextBranchId);
+    });
+    this.remember(record);
+    await this.t.env.flushed;
+    return this.info(record);
+  }
+
+  listBranches(): BranchInfo[] {
+    return [...this.branchIdByName.values()].map((id) => this.info(this.branchesById.get(id)!));
+  }
+
+  getBranch(name: string): BranchInfo {
+    return this.info(this.branch(name));
+  }
+
+  async renameBranch(from: string, to: string): Promise<BranchInfo> {
+    validateBranchName(to);
+    const record = this.branch(from);
+    if (this.branchIdByName.has(to)) throw new ArgonError('BranchExists', `Branch '${to}' already exists`);
+    const renamed = { ...record, name: to };
+    this.t.env.transactionSync(() => this.t.branches.put(record.id, renamed));
+    this.branchIdByName.delete(from);
+    this.remember(renamed);
+    await this.t.env.flushed;
+    return this.info(renamed);
+  }
+
+  /**
+   * Deletes a branch name. Its history stays as long as child branches or tags need it
+   * (they keep reading it through their lineage); compaction reclaims the rest.
+   */
+  async deleteBranch(name: string): Promise<void> {
+    const record = this.branch(name);
+    if (record.parentId === null) throw new ArgonError('BadValue', `Cannot delete the root branch '${name}'`);
+    const deleted = { ...record, deleted: true };
+    this.t.env.transactionSync(() => this.t.branches.put(record.id, deleted));
+    this.branchIdByName.delete(name);
+    this.branchesById.set(record.id, deleted);
+    await this.t.env.flushed;
+  }
+
+  async createTag(name: string, point: ReadPoint): Promise<TagRecord> {
+    validateBranchName(name);
+    if (this.t.tags.get(name)) throw new ArgonError('BranchExists', `Tag '${name}' already exists`);
+    const record = this.branch(point.branch);
+    const tag: TagRecord = { name, branchId: record.id, lsn: this.resolveLsn(record, point.lsn, point.time), created: this.now() };
+    this.t.env.transactionSync(() => this.t.tags.put(name, tag));
+    await this.t.env.flushed;
+    return tag;
+  }
+
+  listTags(): TagRecord[] {
+    return [...this.t.tags.getRange()].map(({ value }) => value);
+  }
+
+  async deleteTag(name: string): Promise<void> {
+    if (!this.t.tags.get(name)) throw new ArgonError('BranchNotFound', `Tag '${name}' not found`);
+    this.t.env.transactionSync(() => this.t.tags.remove(name));
+    await this.t.env.flushed;
+  }
+
+  /** The LSN in force at a wall-clock time: the last batch committed at or before it. */
+  lsnAtTime(time: Date | number): Lsn {
+    const ts = typeof time === 'number' ? time : time.getTime();
+    for (const { key } of this.t.clock.getRange({ start: [ts, HEAD], end: [-Infinity, 0], reverse: true, limit: 1 })) {
+      return key[1];
+    }
+    return 0;
+  }
+
+  // ---- reads -------------------------------------------------------------------------
+
+  get(point: ReadPoint | string, db: string, coll: string, id: unknown): Document | null {
+    const { view, entry } = this.openRead(point, db, coll);
+    if (!entry) return null;
+    const found = getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), view);
+    return found ? decodeDoc(found.value) : null;
+  }
+
+  /** Documents in `_id` order (MongoDB's BSON order), optionally within an `_id` range. */
+  *scan(point: ReadPoint | string, db: string, coll: string, range: IdRange = {}, options: ScanOptions = {}): Generator<Document> {
+    const { view, entry } = this.openRead(point, db, coll);
+    if (!entry) return;
+    const ns = u32(entry.nsId);
+    const lower = range.lower ? boundKey(ns, encodeValue(range.lower.value), range.lower.inclusive, 'lower') : ns;
+    const upper = range.upper ? boundKey(ns, encodeValue(range.upper.value), range.upper.inclusive, 'upper') : u32(entry.nsId + 1);
+    let left = options.limit ?? Infinity;
+    for (const version of scanVisible(this.t.docs, lower, upper, view, options.reverse)) {
+      if (left <= 0) return;
+      const doc = decodeDoc(version.value);
+      if (doc) {
+        left--;
+        yield doc;
+      }
+    }
+  }
+
+  /**
+   * Documents through a secondary index, in index order, within bounds on the index's leading
+   * fields. A document whose array field yields several keys in range is returned once.
+   */
+  *indexScan(point: ReadPoint | string, db: string, coll: string, indexName: string, range: IndexRange = {}, options: ScanOptions = {}): Generator<Document> {
+    const { view, entry } = this.openRead(point, db, coll);
+    if (!entry) return;
+    const index = entry.indexes.find((ix) => ix.name === indexName);
+    if (!index) throw new ArgonError('IndexNotFound', `index not found with name [${indexName}]`);
+    const prefix = u32(index.id);
+    const dirs = indexDirections(index);
+    const bound = (values: unknown[]) => encodeCompound(values, dirs.slice(0, values.length));
+    const lower = range.lower ? boundKey(prefix, bound(range.lower.values), range.lower.inclusive, 'lower') : prefix;
+    const upper = range.upper ? boundKey(prefix, bound(range.upper.values), range.upper.inclusive, 'upper') : u32(index.id + 1);
+    const seen = new Set<string>();
+    let left = options.limit ?? Infinity;
+    for (const version of scanVisible(this.t.index, lower, upper, view, options.reverse)) {
+      if (left <= 0) return;
+      if (version.value[0] !== LIVE) continue;
+      const encId = version.value.subarray(1);
+      const hex = encId.toString('hex');
+      if (seen.has(hex)) continue;
+      seen.add(hex);
+      const found = getVisible(this.t.docs, docGroup(entry.nsId, encId), view);
+      const doc = found && decodeDoc(found.value);
+      if (doc) {
+        left--;
+        yield doc;
+      }
+    }
+  }
+
+  listCollections(point: ReadPoint | string, db?: string): CollectionInfo[] {
+    const view = this.view(point);
+    return listCatalog(this.t.catalog, view, db).map((e) => ({
+      db: e.db,
+      name: e.coll,
+      indexes: [{ id: 0, name: '_id_', key: { _id: 1 } }, ...e.indexes],
+    }));
+  }
+
+  listDatabases(point: ReadPoint | string): string[] {
+    return [...new Set(this.listCollections(point).map((c) => c.db))];
+  }
+
+  count(point: ReadPoint | string, db: string, coll: string): number {
+    const { view, entry } = this.openRead(point, db, coll);
+    return entry ? decodeStats(getVisible(this.t.stats, u32(entry.nsId), view)?.value).count : 0;
+  }
+
+  /** The change log of a branch from an LSN on, including what it inherited before its fork point. */
+  *log(branch: string, options: { fromLsn?: Lsn; toLsn?: Lsn } = {}): Generator<LogEntry> {
+    const record = this.branch(branch);
+    const from = options.fromLsn ?? 0;
+    const to = options.toLsn ?? HEAD;
+    const segments: { record: BranchRecord; hi: number }[] = [];
+    for (let r: BranchRecord | undefined = record, hi = HEAD; r; ) {
+      segments.unshift({ record: r, hi });
+      hi = r.forkLsn;
+      r = r.parentId === null ? undefined : this.branchesById.get(r.parentId);
+    }
+    for (const { record: r, hi } of segments) {
+      const end = Math.min(hi, to);
+      for (const { key, value } of this.t.log.getRange({ start: [r.id, from], end: [r.id, end + 1] })) {
+        const { time, changes } = decodeChanges(value);
+        yield { lsn: key[1], time: new Date(time), branch: r.name, changes };
+      }
+    }
+  }
+
+  branchStats(branch: string): BranchStats {
+    const record = this.branch(branch);
+    const view = this.view(branch);
+    let documents = 0;
+    let logicalBytes = 0;
+    const collections = listCatalog(this.t.catalog, view);
+    for (const entry of collections) {
+      const stats = decodeStats(getVisible(this.t.stats, u32(entry.nsId), view)?.value);
+      documents += stats.count;
+      logicalBytes += stats.bytes;
+    }
+    return { branch, documents, ownBytes: record.ownBytes, logicalBytes, collections: collections.length };
+  }
+
+  /** Total bytes of the store's files on disk. */
+  storageBytes(): number {
+    const stat = this.t.env.getStats() as { treeBranchPageCount?: number; pageSize: number; lastPageNumber?: number };
+    return (stat.lastPageNumber ?? 0) * stat.pageSize;
+  }
+
+  // ---- compaction --------------------------------------------------------------------
+
+  /** Removes history older than the retention window that no branch, fork point or tag needs. */
+  compact(): Promise<CompactionReport> {
+    if (this.closed) return Promise.resolve({ removedVersions: 0, removedLogEntries: 0, horizonLsn: 0 });
+    this.compacting ??= compact(this.t, {
+      horizonLsn: this.horizonLsn(),
+      branches: [...this.branchesById.values()],
+      tags: this.listTags(),
+      isClosed: () => this.closed,
+      onRemovedBytes: (branchId, bytes) => {
+        const r = this.branchesById.get(branchId);
+        if (r) r.ownBytes = Math.max(0, r.ownBytes - bytes);
+      },
+    }).finally(() => {
+      this.compacting = null;
+    });
+    return this.compacting;
+  }
+
+  /** Reads as of LSNs below this are refused unless pinned by a fork point or a tag. */
+  horizonLsn(): Lsn {
+    return this.lsnAtTime(this.now() - this.retentionMs);
+  }
+
+  // ---- internals ---------------------------------------------------------------------
+
+  private openRead(point: ReadPoint | string, db: string, coll: string): { view: View; entry: CatalogEntry | null } {
+    const view = this.view(point);
+    const p = typeof point === 'string' ? { branch: point } : point;
+    const atHead = p.lsn === undefined && p.time === undefined;
+    const entry = atHead ? this.headCatalog(this.branch(p.branch), db, coll) : readCatalogEntry(this.t.catalog, view, db, coll);
+    return { view, entry };
+  }
+
+  private headCatalog(record: BranchRecord, db: string, coll: string): CatalogEntry | null {
+    const key = `${record.id}\0${db}\0${coll}`;
+    let entry = this.catalogCache.get(key);
+    if (entry === undefined) {
+      entry = readCatalogEntry(this.t.catalog, new View(this.ceilings(record), this.lsn), db, coll);
+      this.catalogCache.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** The view of a read point; as-of reads are checked against retention. */
+  view(point: ReadPoint | string): View {
+    this.assertOpen();
+    const p = typeof point === 'string' ? { branch: point } : point;
+    const record = this.branch(p.branch);
+    if (p.lsn === undefined && p.time === undefined) return new View(this.ceilings(record), this.lsn);
+    return new View(this.ceilings(record), this.resolveLsn(record, p.lsn, p.time));
+  }
+
+  /** Validates an as-of point on a branch: not in the future, not before its fork, not compacted. */
+  private resolveLsn(record: BranchRecord, lsn: Lsn | undefined, time: Date | undefined): Lsn {
+    if (lsn === undefined && time === undefined) return this.lsn;
+    const target = lsn ?? this.lsnAtTime(time!);
+    if (!Number.isInteger(target) || target < 0) throw new ArgonError('BadValue', `Invalid LSN ${lsn}`);
+    if (target > this.lsn) throw new ArgonError('BadValue', `LSN ${target} is in the future (head is ${this.lsn})`);
+    if (target < record.forkLsn) {
+      throw new ArgonError('SnapshotTooOld', `Branch '${record.name}' starts at LSN ${record.forkLsn}; LSN ${target} is before it`);
+    }
+    if (target < this.horizonLsn() && !this.isPinned(record.id, target)) {
+      throw new ArgonError('SnapshotTooOld', `LSN ${target} on '${record.name}' is older than the retention window and has been compacted`);
+    }
+    return target;
+  }
+
+  private isPinned(branchId: number, lsn: Lsn): boolean {
+    for (const r of this.branchesById.values()) if (r.parentId === branchId && r.forkLsn === lsn) return true;
+    return this.listTags().some((t) => t.branchId === branchId && t.lsn === lsn);
+  }
+
+  /** For a branch's lineage, the newest LSN each ancestor contributes (its child's fork point). */
+  private ceilings(record: BranchRecord): Map<number, number> {
+    let map = this.ceilingsCache.get(record.id);
+    if (!map) {
+      map = new Map();
+      let hi = HEAD;
+      for (let r: BranchRecord | undefined = record; r; r = r.parentId === null ? undefined : this.branchesById.get(r.parentId)) {
+        map.set(r.id, hi);
+        hi = Math.min(hi, r.forkLsn);
+      }
+      this.ceilingsCache.set(record.id, map);
+    }
+    return map;
+  }
+
+  private branch(name: string): BranchRecord {
+    const id = this.branchIdByName.get(name);
+    if (id === undefined) throw new ArgonError('BranchNotFound', `Branch '${name}' not found`);
+    return this.branchesById.get(id)!;
+  }
+
+  private remember(record: BranchRecord): void {
+    this.branchesById.set(record.id, record);
+    if (!record.deleted) this.branchIdByName.set(record.name, record.id);
+  }
+
+  private info(record: BranchRecord): BranchInfo {
+    const parent = record.parentId === null ? null : this.branchesById.get(record.parentId)!;
+    return { name: record.name, id: record.id, parent: parent?.name ?? null, forkLsn: record.forkLsn, created: new Date(record.created), ownBytes: record.ownBytes };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ArgonError('StoreClosed', 'The store is closed');
+  }
+}
+
+/** Key bound for a prefix + encoded value: inclusive lower and exclusive upper start at the value's own keys. */
+function boundKey(prefix: Buffer, encoded: Buffer, inclusive: boolean, side: 'lower' | 'upper'): Buffer {
+  const base = Buffer.concat([prefix, encoded]);
+  const includeEqual = side === 'lower' ? inclusive : !inclusive;
+  return includeEqual ? base : (prefixSuccessor(base) ?? Buffer.alloc(base.length + 1, 0xff));
+}

@@ -1,0 +1,55 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { BinaryDb } from './versioned.js';
+
+/** Persistent records that are not versioned per branch. */
+export interface BranchRecord {
+  id: number;
+  name: string;
+  parentId: number | null;
+  forkLsn: number;
+  created: number;
+  deleted: boolean;
+  ownBytes: number;
+}
+
+export interface TagRecord {
+  name: string;
+  branchId: number;
+  lsn: number;
+  created: number;
+}
+
+/** The LMDB environment and its named databases. All share one transaction per commit. */
+export interface Tables {
+  env: RootDatabase;
+  /** Counters: lsn, lastTs, nextBranchId, nextNsId, nextIndexId. */
+  meta: Database<number, string>;
+  branches: Database<BranchRecord, number>;
+  tags: Database<TagRecord, string>;
+  /** [ts, lsn] → null: finds the LSN in force at a wall-clock time. */
+  clock: Database<null, [number, number]>;
+  /** [branchId, lsn] → encoded change list (see changelog.ts). */
+  log: Database<Buffer, [number, number]>;
+  /** Versioned tables, keyed as described in versioned.ts. */
+  docs: BinaryDb;
+  index: BinaryDb;
+  catalog: BinaryDb;
+  stats: BinaryDb;
+}
+
+export function openTables(path: string): Tables {
+  const env = open({ path, maxDbs: 16, noMemInit: true });
+  const binary = (name: string) => env.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' });
+  return {
+    env,
+    meta: env.openDB<number, string>('meta', {}),
+    branches: env.openDB<BranchRecord, number>('branches', {}),
+    tags: env.openDB<TagRecord, string>('tags', {}),
+    clock: env.openDB<null, [number, number]>('clock', {}),
+    log: env.openDB<Buffer, [number, number]>('log', { encoding: 'binary' }),
+    docs: binary('docs'),
+    index: binary('index'),
+    catalog: binary('catalog'),
+    stats: binary('stats'),
+  };
+}

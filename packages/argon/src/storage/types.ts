@@ -1,0 +1,111 @@
+/** Public types of the versioned storage engine. */
+
+export type Document = Record<string, unknown>;
+
+/** A log sequence number: one per committed write batch, strictly increasing store-wide. */
+export type Lsn = number;
+
+export type Direction = 1 | -1;
+
+/** Where a read looks: a branch at its head, or as of a past LSN or wall-clock time. */
+export interface ReadPoint {
+  branch: string;
+  lsn?: Lsn;
+  time?: Date;
+}
+
+export interface BranchInfo {
+  name: string;
+  id: number;
+  parent: string | null;
+  /** Name of the parent at the time of the call, or null for the root. */
+  forkLsn: Lsn;
+  created: Date;
+  /** Bytes of the versions this branch wrote itself (copy-on-write cost). */
+  ownBytes: number;
+}
+
+export interface BranchStats {
+  branch: string;
+  documents: number;
+  /** Bytes of this branch's own changes. */
+  ownBytes: number;
+  /** BSON bytes of every document visible at head. */
+  logicalBytes: number;
+  collections: number;
+}
+
+export interface IndexSpec {
+  name: string;
+  key: Record<string, Direction>;
+  unique?: boolean;
+  sparse?: boolean;
+}
+
+export interface IndexInfo extends IndexSpec {
+  /** Internal id of this incarnation of the index (dropping and re-creating gives a new one). */
+  id: number;
+}
+
+export interface CollectionInfo {
+  db: string;
+  name: string;
+  indexes: IndexInfo[];
+}
+
+export type WriteOp =
+  | { op: 'insert'; db: string; coll: string; doc: Document }
+  | { op: 'replace'; db: string; coll: string; doc: Document; upsert?: boolean }
+  | { op: 'delete'; db: string; coll: string; id: unknown };
+
+export interface CommitResult {
+  lsn: Lsn;
+  time: Date;
+}
+
+export type ChangeKind = 'insert' | 'update' | 'delete' | 'createCollection' | 'dropCollection' | 'createIndex' | 'dropIndex' | 'renameCollection';
+
+export interface Change {
+  op: ChangeKind;
+  db: string;
+  coll: string;
+  /** Document id for document changes; index name for index changes; new name for renames. */
+  id?: unknown;
+}
+
+export interface LogEntry {
+  lsn: Lsn;
+  time: Date;
+  branch: string;
+  changes: Change[];
+}
+
+export interface RangeBound {
+  value: unknown;
+  inclusive: boolean;
+}
+
+export interface IdRange {
+  lower?: RangeBound;
+  upper?: RangeBound;
+}
+
+/** Bounds on an index's leading fields, in index order (descending fields already reversed). */
+export interface IndexRange {
+  lower?: { values: unknown[]; inclusive: boolean };
+  upper?: { values: unknown[]; inclusive: boolean };
+}
+
+export interface ScanOptions {
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface StoreOptions {
+  /** History older than this is compacted away unless something still needs it. Default 7 days. */
+  retentionMs?: number;
+  /** How often the background compactor runs; 0 disables it. Default 60 s. */
+  compactionIntervalMs?: number;
+  /** Injectable clock for tests. */
+  now?: () => number;
+}

@@ -1,0 +1,111 @@
+import type { Database, RangeOptions } from 'lmdb';
+import type { Lsn } from './types.js';
+
+/**
+ * Every versioned table (documents, index entries, catalog, stats) uses the same key shape:
+ *
+ *   group | (MAX - lsn) as u64 BE | branch id as u32 BE
+ *
+ * so all versions of one group (one document, one index entry...) sit together, newest first,
+ * whatever branch wrote them. A read seeks to (group, readLsn) and takes the first version whose
+ * branch is in the reader's lineage: the cost depends on the versions of that one group, not on
+ * how deep the branch ancestry is.
+ */
+export const SUFFIX_BYTES = 12;
+const LSN_CEILING = 2 ** 53 - 1;
+const TWO_32 = 2 ** 32;
+
+export type BinaryDb = Database<Buffer, Buffer>;
+
+/** Which versions a read can see: for each branch of the lineage, the newest LSN it contributes. */
+export class View {
+  constructor(
+    /** branch id → highest LSN of that branch visible to this read (Infinity for the reading branch). */
+    readonly ceilings: ReadonlyMap<number, number>,
+    readonly readLsn: Lsn,
+  ) {}
+
+  visible(lsn: Lsn, branch: number): boolean {
+    if (lsn > this.readLsn) return false;
+    const ceiling = this.ceilings.get(branch);
+    return ceiling !== undefined && lsn <= ceiling;
+  }
+}
+
+export interface Version {
+  key: Buffer;
+  value: Buffer;
+  lsn: Lsn;
+  branch: number;
+}
+
+export function versionKey(group: Uint8Array, lsn: Lsn, branch: number): Buffer {
+  const key = Buffer.allocUnsafe(group.length + SUFFIX_BYTES);
+  key.set(group, 0);
+  writeSuffix(key, group.length, lsn, branch);
+  return key;
+}
+
+function writeSuffix(buf: Buffer, at: number, lsn: Lsn, branch: number): void {
+  const desc = LSN_CEILING - lsn;
+  buf.writeUInt32BE(Math.floor(desc / TWO_32), at);
+  buf.writeUInt32BE(desc % TWO_32, at + 4);
+  buf.writeUInt32BE(branch, at + 8);
+}
+
+export function keyLsn(key: Uint8Array): Lsn {
+  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const at = key.length - SUFFIX_BYTES;
+  return LSN_CEILING - (b.readUInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4));
+}
+
+export function keyBranch(key: Uint8Array): number {
+  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  return b.readUInt32BE(key.length - 4);
+}
+
+export function groupOf(key: Buffer): Buffer {
+  return key.subarray(0, key.length - SUFFIX_BYTES);
+}
+
+/** The newest version of `group` visible to `view`, if any. */
+export function getVisible(db: BinaryDb, group: Buffer, view: View): Version | undefined {
+  const start = versionKey(group, Math.min(view.readLsn, LSN_CEILING), 0);
+  const end = versionKey(group, 0, 0xffffffff);
+  for (const { key, value } of db.getRange({ start, end })) {
+    const lsn = keyLsn(key);
+    const branch = keyBranch(key);
+    if (view.visible(lsn, branch)) return { key, value, lsn, branch };
+  }
+  return undefined;
+}
+
+/**
+ * The newest visible version of every group whose key lies in [lower, upper), in group order
+ * (descending when `reverse`). Groups are told apart by stripping the version suffix.
+ */
+export function* scanVisible(db: BinaryDb, lower: Buffer, upper: Buffer | null, view: View, reverse = false): Generator<Version> {
+  const range: RangeOptions = reverse
+    ? { start: upper ?? undefined, end: lower, reverse: true }
+    : { start: lower, end: upper ?? undefined };
+  let current: Buffer | null = null;
+  let chosen: Version | undefined;
+  for (const { key, value } of db.getRange(range)) {
+    if (upper !== null && Buffer.compare(key, upper) >= 0) continue;
+    if (Buffer.compare(key, lower) < 0) continue;
+    const group = groupOf(key);
+    if (current === null || !group.equals(current)) {
+      if (chosen) yield chosen;
+      current = group;
+      chosen = undefined;
+    } else if (chosen && !reverse) {
+      continue;
+    }
+    const lsn = keyLsn(key);
+    const branch = keyBranch(key);
+    // Forward, versions of a group arrive newest first: the first visible one wins.
+    // In reverse they arrive oldest first: the last visible one wins.
+    if (view.visible(lsn, branch)) chosen = { key, value, lsn, branch };
+  }
+  if (chosen) yield chosen;
+}

@@ -1,0 +1,337 @@
+import { deserialize } from 'bson';
+import { ArgonError } from '../errors.js';
+import { catalogGroup, encodeCatalogEntry, type CatalogEntry } from './catalog.js';
+import { encodeChanges } from './changelog.js';
+import { indexKeys } from './indexkeys.js';
+import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
+import { validateCollectionName } from './names.js';
+import type { BranchRecord, Tables } from './tables.js';
+import type { Change, Document, IndexInfo, IndexSpec } from './types.js';
+import { validateDocument, validateId } from './validate.js';
+import { getVisible, scanVisible, versionKey, type View } from './versioned.js';
+
+export const LIVE = 1;
+export const GONE = 0;
+const LIVE_BYTE = Buffer.from([LIVE]);
+const GONE_BYTE = Buffer.from([GONE]);
+
+/** Counters allocated inside a transaction; applied to the store only if it commits. */
+export interface Counters {
+  nextNsId: number;
+  nextIndexId: number;
+}
+
+export interface CollectionStats {
+  count: number;
+  bytes: number;
+}
+
+export function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+export function docGroup(nsId: number, encId: Buffer): Buffer {
+  return Buffer.concat([u32(nsId), encId]);
+}
+
+export function decodeDoc(value: Buffer): Document | null {
+  return value[0] === LIVE ? (deserialize(value.subarray(1)) as Document) : null;
+}
+
+export function decodeStats(value: Buffer | undefined): CollectionStats {
+  return value ? { count: value.readDoubleBE(0), bytes: value.readDoubleBE(8) } : { count: 0, bytes: 0 };
+}
+
+export function indexDirections(spec: IndexSpec): (1 | -1)[] {
+  return Object.values(spec.key).map((d) => (d === -1 ? -1 : 1));
+}
+
+/**
+ * One atomic write batch on one branch. Every method validates completely before it writes,
+ * so a failed operation leaves the batch as it was and the caller may go on (MongoDB's
+ * unordered inserts) or throw to abort the whole batch.
+ */
+export class WriteTx {
+  readonly changes: Change[] = [];
+  /** Catalog entries changed in this batch, keyed by catalog group (hex); null = dropped. */
+  private readonly catalogOverlay = new Map<string, CatalogEntry | null>();
+  private readonly statsDelta = new Map<number, CollectionStats>();
+  ownBytes = 0;
+
+  constructor(
+    private readonly t: Tables,
+    readonly branch: BranchRecord,
+    /** Sees committed state plus this batch's own writes. */
+    private readonly view: View,
+    readonly lsn: number,
+    readonly time: number,
+    readonly counters: Counters,
+    private readonly committedCatalog: (db: string, coll: string) => CatalogEntry | null,
+  ) {}
+
+  get catalogChanged(): boolean {
+    return this.catalogOverlay.size > 0;
+  }
+
+  collection(db: string, coll: string): CatalogEntry | null {
+    const key = catalogGroup(db, coll).toString('hex');
+    if (this.catalogOverlay.has(key)) return this.catalogOverlay.get(key)!;
+    return this.committedCatalog(db, coll);
+  }
+
+  get(db: string, coll: string, id: unknown): Document | null {
+    const entry = this.collection(db, coll);
+    if (!entry) return null;
+    const found = getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), this.view);
+    return found ? decodeDoc(found.value) : null;
+  }
+
+  insert(db: string, coll: string, doc: Document): void {
+    validateCollectionName(db, coll);
+    const bson = validateDocument(doc, 'insert');
+    const entry = this.collection(db, coll) ?? this.newCollection(db, coll);
+    const encId = encodeValue(doc._id);
+    const existing = getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
+    if (existing && existing.value[0] === LIVE) {
+      throw duplicateKey(entry, '_id_', { _id: 1 }, { _id: doc._id });
+    }
+    this.writeDoc(entry, encId, null, 0, doc, bson, 'insert');
+  }
+
+  /** Replaces the document with doc's `_id`; inserts it when absent and `upsert` is set. */
+  replace(db: string, coll: string, doc: Document, upsert = false): 'updated' | 'inserted' | 'missing' {
+    validateCollectionName(db, coll);
+    const bson = validateDocument(doc, 'replace');
+    const entry = this.collection(db, coll);
+    const encId = encodeValue(doc._id);
+    const existing = entry && getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
+    const old = existing ? decodeDoc(existing.value) : null;
+    if (!old) {
+      if (!upsert) return 'missing';
+      this.writeDoc(entry ?? this.newCollection(db, coll), encId, null, 0, doc, bson, 'insert');
+      return 'inserted';
+    }
+    this.writeDoc(entry!, encId, old, existing!.value.length - 1, doc, bson, 'update');
+    return 'updated';
+  }
+
+  delete(db: string, coll: string, id: unknown): boolean {
+    validateId(id);
+    const entry = this.collection(db, coll);
+    if (!entry) return false;
+    const encId = encodeValue(id);
+    const existing = getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
+    const old = existing ? decodeDoc(existing.value) : null;
+    if (!old) return false;
+    this.writeDoc(entry, encId, old, existing!.value.length - 1, null, null, 'delete');
+    return true;
+  }
+
+  createCollection(db: string, coll: string): boolean {
+    validateCollectionName(db, coll);
+    if (this.collection(db, coll)) return false;
+    this.newCollection(db, coll);
+    return true;
+  }
+
+  dropCollection(db: string, coll: string): boolean {
+    if (!this.collection(db, coll)) return false;
+    this.putCatalog(db, coll, null);
+    this.changes.push({ op: 'dropCollection', db, coll });
+    return true;
+  }
+
+  renameCollection(db: string, from: string, to: string, dropTarget = false): void {
+    validateCollectionName(db, to);
+    const entry = this.collection(db, from);
+    if (!entry) throw new ArgonError('NamespaceNotFound', `Source collection ${db}.${from} does not exist`);
+    if (from === to) throw new ArgonError('BadValue', "Can't rename a collection to itself");
+    if (this.collection(db, to)) {
+      if (!dropTarget) throw new ArgonError('NamespaceExists', `target namespace exists: ${db}.${to}`);
+      this.dropCollection(db, to);
+    }
+    this.putCatalog(db, to, { ...entry, coll: to });
+    this.putCatalog(db, from, null);
+    this.changes.push({ op: 'renameCollection', db, coll: from, id: to });
+  }
+
+  /** Creates an index and builds its entries from the branch's current documents. */
+  createIndex(db: string, coll: string, spec: IndexSpec): IndexInfo {
+    validateCollectionName(db, coll);
+    validateIndexSpec(spec);
+    const entry = this.collection(db, coll) ?? this.newCollection(db, coll);
+    const same = entry.indexes.find((ix) => ix.name === spec.name);
+    if (same) {
+      if (sameIndex(same, spec)) return same;
+      throw new ArgonError('IndexKeySpecsConflict', `An existing index has the same name as the requested index. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(same)}`);
+    }
+    const sameKey = entry.indexes.find((ix) => JSON.stringify(ix.key) === JSON.stringify(spec.key));
+    if (sameKey) {
+      throw new ArgonError('IndexOptionsConflict', `Index already exists with a different name: ${sameKey.name}`);
+    }
+    const index: IndexInfo = { id: this.counters.nextIndexId++, name: spec.name, key: { ...spec.key } };
+    if (spec.unique) index.unique = true;
+    if (spec.sparse) index.sparse = true;
+    this.buildIndex(entry, index);
+    this.putCatalog(db, coll, { ...entry, indexes: [...entry.indexes, index] });
+    this.changes.push({ op: 'createIndex', db, coll, id: spec.name });
+    return index;
+  }
+
+  dropIndex(db: string, coll: string, name: string): void {
+    const entry = this.collection(db, coll);
+    if (!entry) throw new ArgonError('NamespaceNotFound', `ns not found ${db}.${coll}`);
+    if (name === '_id_') throw new ArgonError('BadValue', 'cannot drop _id index');
+    if (!entry.indexes.some((ix) => ix.name === name)) {
+      throw new ArgonError('IndexNotFound', `index not found with name [${name}]`);
+    }
+    this.putCatalog(db, coll, { ...entry, indexes: entry.indexes.filter((ix) => ix.name !== name) });
+    this.changes.push({ op: 'dropIndex', db, coll, id: name });
+  }
+
+  /** Writes the batch's bookkeeping: stats versions, change log, clock. Returns false if nothing changed. */
+  finish(): boolean {
+    if (this.changes.length === 0) return false;
+    const { t, lsn, branch } = this;
+    for (const [nsId, delta] of this.statsDelta) {
+      const group = u32(nsId);
+      const base = decodeStats(getVisible(t.stats, group, this.view)?.value);
+      const value = Buffer.allocUnsafe(16);
+      value.writeDoubleBE(base.count + delta.count, 0);
+      value.writeDoubleBE(base.bytes + delta.bytes, 8);
+      t.stats.put(versionKey(group, lsn, branch.id), value);
+    }
+    t.log.put([branch.id, lsn], encodeChanges(this.time, this.changes));
+    t.clock.put([this.time, lsn], null);
+    return true;
+  }
+
+  private newCollection(db: string, coll: string): CatalogEntry {
+    const entry: CatalogEntry = { db, coll, nsId: this.counters.nextNsId++, indexes: [] };
+    this.putCatalog(db, coll, entry);
+    this.changes.push({ op: 'createCollection', db, coll });
+    return entry;
+  }
+
+  private putCatalog(db: string, coll: string, entry: CatalogEntry | null): void {
+    const group = catalogGroup(db, coll);
+    this.t.catalog.put(versionKey(group, this.lsn, this.branch.id), encodeCatalogEntry(entry));
+    this.catalogOverlay.set(group.toString('hex'), entry);
+  }
+
+  private writeDoc(
+    entry: CatalogEntry,
+    encId: Buffer,
+    old: Document | null,
+    oldBytes: number,
+    doc: Document | null,
+    bson: Buffer | null,
+    op: 'insert' | 'update' | 'delete',
+  ): void {
+    const newKeys = doc ? entry.indexes.map((ix) => encodedKeys(doc, ix)) : entry.indexes.map(() => new Map<string, Buffer>());
+    const oldKeys = old ? entry.indexes.map((ix) => encodedKeys(old, ix)) : entry.indexes.map(() => new Map<string, Buffer>());
+    entry.indexes.forEach((ix, i) => {
+      if (!ix.unique) return;
+      for (const [hex, key] of newKeys[i]!) {
+        if (!oldKeys[i]!.has(hex)) this.checkUnique(entry, ix, key, encId, doc!);
+      }
+    });
+    const group = docGroup(entry.nsId, encId);
+    const key = versionKey(group, this.lsn, this.branch.id);
+    const value = bson ? Buffer.concat([LIVE_BYTE, bson]) : GONE_BYTE;
+    this.t.docs.put(key, value);
+    this.ownBytes += key.length + value.length;
+    entry.indexes.forEach((ix, i) => {
+      for (const [hex, k] of oldKeys[i]!) if (!newKeys[i]!.has(hex)) this.putIndexEntry(ix, k, encId, GONE);
+      for (const [hex, k] of newKeys[i]!) if (!oldKeys[i]!.has(hex)) this.putIndexEntry(ix, k, encId, LIVE);
+    });
+    const delta = this.statsDelta.get(entry.nsId) ?? { count: 0, bytes: 0 };
+    delta.count += (doc ? 1 : 0) - (old ? 1 : 0);
+    delta.bytes += (doc ? value.length - 1 : 0) - oldBytes;
+    this.statsDelta.set(entry.nsId, delta);
+    this.changes.push({ op, db: entry.db, coll: entry.coll, id: (doc ?? old)!._id });
+  }
+
+  private putIndexEntry(ix: IndexInfo, key: Buffer, encId: Buffer, flag: number): void {
+    const k = versionKey(Buffer.concat([u32(ix.id), key, encId]), this.lsn, this.branch.id);
+    const v = Buffer.concat([Buffer.from([flag]), encId]);
+    this.t.index.put(k, v);
+    this.ownBytes += k.length + v.length;
+  }
+
+  private checkUnique(entry: CatalogEntry, ix: IndexInfo, key: Buffer, encId: Buffer, doc: Document): void {
+    const prefix = Buffer.concat([u32(ix.id), key]);
+    for (const version of scanVisible(this.t.index, prefix, prefixSuccessor(prefix), this.view)) {
+      if (version.value[0] === LIVE && !version.value.subarray(1).equals(encId)) {
+        const keyValue = Object.fromEntries(Object.keys(ix.key).map((field) => [field, valueAt(doc, field)]));
+        throw duplicateKey(entry, ix.name, ix.key, keyValue);
+      }
+    }
+  }
+
+  private buildIndex(entry: CatalogEntry, ix: IndexInfo): void {
+    const seen = new Map<string, string>();
+    for (const version of scanVisible(this.t.docs, u32(entry.nsId), u32(entry.nsId + 1), this.view)) {
+      const doc = decodeDoc(version.value);
+      if (!doc) continue;
+      const encId = version.key.subarray(4, version.key.length - 12);
+      for (const [hex, key] of encodedKeys(doc, ix)) {
+        if (ix.unique) {
+          const other = seen.get(hex);
+          if (other !== undefined && other !== encId.toString('hex')) {
+            const keyValue = Object.fromEntries(Object.keys(ix.key).map((field) => [field, valueAt(doc, field)]));
+            throw duplicateKey(entry, ix.name, ix.key, keyValue);
+          }
+          seen.set(hex, encId.toString('hex'));
+        }
+        this.putIndexEntry(ix, key, Buffer.from(encId), LIVE);
+      }
+    }
+  }
+}
+
+function encodedKeys(doc: Document, ix: IndexInfo): Map<string, Buffer> {
+  const dirs = indexDirections(ix);
+  const out = new Map<string, Buffer>();
+  for (const values of indexKeys(doc, ix)) {
+    const key = encodeCompound(values, dirs);
+    out.set(key.toString('hex'), key);
+  }
+  return out;
+}
+
+function valueAt(doc: Document, path: string): unknown {
+  let v: unknown = doc;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object') return null;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v === undefined ? null : v;
+}
+
+function duplicateKey(entry: CatalogEntry, index: string, keyPattern: Record<string, number>, keyValue: Record<string, unknown>): ArgonError {
+  const shown = Object.entries(keyValue).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+  return new ArgonError('DuplicateKey', `E11000 duplicate key error collection: ${entry.db}.${entry.coll} index: ${index} dup key: { ${shown} }`, {
+    keyPattern,
+    keyValue,
+  });
+}
+
+function validateIndexSpec(spec: IndexSpec): void {
+  if (!spec.name || typeof spec.name !== 'string') throw new ArgonError('CannotCreateIndex', 'index name must be a non-empty string');
+  if (spec.name === '_id_') throw new ArgonError('BadValue', 'The _id index is built in and cannot be created');
+  const fields = Object.entries(spec.key ?? {});
+  if (fields.length === 0) throw new ArgonError('CannotCreateIndex', 'Index keys cannot be empty.');
+  for (const [field, dir] of fields) {
+    if (dir !== 1 && dir !== -1) throw new ArgonError('CannotCreateIndex', `Values in the index key pattern must be 1 or -1, found ${JSON.stringify(dir)} for '${field}'`);
+    if (field === '' || field.startsWith('$') || field.split('.').some((p) => p === '')) {
+      throw new ArgonError('CannotCreateIndex', `Invalid index field name '${field}'`);
+    }
+  }
+}
+
+function sameIndex(a: IndexInfo, b: IndexSpec): boolean {
+  return JSON.stringify(a.key) === JSON.stringify(b.key) && !!a.unique === !!b.unique && !!a.sparse === !!b.sparse;
+}
