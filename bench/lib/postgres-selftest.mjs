@@ -14,40 +14,13 @@ import {
   templateSize,
   timeTemplateCopies,
 } from './postgres.mjs';
+import { makeDoc } from './docs.mjs';
 
 const args = process.argv.slice(2);
 const positional = args.filter((a) => !a.startsWith('--'));
 const docs = Number(positional[0] ?? 1000);
 const runs = Number(positional[1] ?? 5);
 const alsoFileCopy = args.includes('--file-copy');
-
-/** Deterministic document whose JSON text is ~1 KiB. */
-function makeDoc(i) {
-  let seed = (i * 2654435761) >>> 0;
-  const rnd = () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed;
-  };
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789 ';
-  const text = (len) => {
-    let s = '';
-    for (let k = 0; k < len; k++) s += alphabet[rnd() % alphabet.length];
-    return s;
-  };
-  const doc = {
-    _id: i,
-    name: `user-${i}`,
-    email: `user${i}@example.com`,
-    age: rnd() % 90,
-    active: (rnd() & 1) === 1,
-    tags: ['alpha', 'beta', 'gamma', 'delta'].filter(() => rnd() & 1),
-    address: { city: text(10), zip: String(rnd() % 100000).padStart(5, '0') },
-    payload: '',
-  };
-  const base = JSON.stringify(doc).length;
-  doc.payload = text(Math.max(0, 1024 - base));
-  return doc;
-}
 
 const fmt = (ms) => `${ms.toFixed(1)} ms`;
 const log = (msg) => console.error(`[pg] ${msg}`);

@@ -199,8 +199,13 @@ function numericOf(value: unknown): Numeric {
     return typeof value === 'bigint' ? BigInt.asIntN(64, value) : value;
   }
   switch ((value as { _bsontype: string })._bsontype) {
-    case 'Long':
-      return BigInt.asIntN(64, (value as Long).toBigInt());
+    case 'Long': {
+      const long = value as Long;
+      // Below 2^53 in magnitude a double is exact, which spares BigInt work on the common case.
+      return long.high >= -0x200000 && long.high < 0x200000
+        ? long.high * 0x100000000 + (long.low >>> 0)
+        : BigInt.asIntN(64, long.toBigInt());
+    }
     case 'Decimal128':
       return decimalOf(value as Decimal128);
     default:
@@ -540,19 +545,39 @@ function writeBody(w: KeyWriter, value: unknown, type: number): void {
  * encoding is a prefix of another's.
  */
 function writeString(w: KeyWriter, s: string): void {
-  if (s.indexOf('\u0000') === -1) {
-    w.utf8(s);
-  } else {
-    const parts = s.split('\u0000');
-    w.utf8(parts[0]);
-    for (let i = 1; i < parts.length; i++) {
-      w.byte(0x00);
-      w.byte(0xff);
-      w.utf8(parts[i]);
-    }
+  if (s.length > SHORT_STRING || !writeShortAscii(w, s)) writeEscapedUtf8(w, s);
+  const at = w.reserve(2);
+  w.buf[at] = 0x00;
+  w.buf[at + 1] = 0x00;
+}
+
+function writeEscapedUtf8(w: KeyWriter, s: string): void {
+  if (s.indexOf('\u0000') === -1) return w.utf8(s);
+  const parts = s.split('\u0000');
+  w.utf8(parts[0]);
+  for (let i = 1; i < parts.length; i++) {
+    w.byte(0x00);
+    w.byte(0xff);
+    w.utf8(parts[i]);
   }
-  w.byte(0x00);
-  w.byte(0x00);
+}
+
+/** Below this length, copying char codes beats the two native calls of the UTF-8 path. */
+const SHORT_STRING = 64;
+
+/** Writes `s` if it is NUL-free ASCII; otherwise writes nothing and returns false. */
+function writeShortAscii(w: KeyWriter, s: string): boolean {
+  const at = w.reserve(s.length);
+  const buf = w.buf;
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code === 0 || code >= 0x80) {
+      w.pos = at;
+      return false;
+    }
+    buf[at + i] = code;
+  }
+  return true;
 }
 
 function writeDocument(w: KeyWriter, doc: Document): void {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { deserialize } from 'bson';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
@@ -242,10 +243,16 @@ export class Store {
   // ---- reads -------------------------------------------------------------------------
 
   get(point: ReadPoint | string, db: string, coll: string, id: unknown): Document | null {
+    const raw = this.getRaw(point, db, coll, id);
+    return raw ? (deserialize(raw) as Document) : null;
+  }
+
+  /** The stored BSON of a document, undecoded: what the wire protocol sends as is. */
+  getRaw(point: ReadPoint | string, db: string, coll: string, id: unknown): Buffer | null {
     const { view, entry } = this.openRead(point, db, coll);
     if (!entry) return null;
     const found = getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), view);
-    return found ? decodeDoc(found.value) : null;
+    return found && found.value[0] === LIVE ? found.value.subarray(1) : null;
   }
 
   /** Documents in `_id` order (MongoDB's BSON order), optionally within an `_id` range. */

@@ -53,15 +53,13 @@ function writeSuffix(buf: Buffer, at: number, lsn: Lsn, branch: number): void {
   buf.writeUInt32BE(branch, at + 8);
 }
 
-export function keyLsn(key: Uint8Array): Lsn {
-  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+export function keyLsn(key: Buffer): Lsn {
   const at = key.length - SUFFIX_BYTES;
-  return LSN_CEILING - (b.readUInt32BE(at) * TWO_32 + b.readUInt32BE(at + 4));
+  return LSN_CEILING - (key.readUInt32BE(at) * TWO_32 + key.readUInt32BE(at + 4));
 }
 
-export function keyBranch(key: Uint8Array): number {
-  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  return b.readUInt32BE(key.length - 4);
+export function keyBranch(key: Buffer): number {
+  return key.readUInt32BE(key.length - 4);
 }
 
 export function groupOf(key: Buffer): Buffer {
