@@ -38,7 +38,7 @@ export interface Tables {
 }
 
 export function openTables(path: string): Tables {
-  const env = open({ path, maxDbs: 16, noMemInit: true });
+  const env = open({ path, maxDbs: 16, noMemInit: true, noSubdir: false });
   const binary = (name: string) => env.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' });
   return {
     env,
