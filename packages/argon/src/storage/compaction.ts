@@ -50,12 +50,32 @@ export async function compact(t: Tables, input: CompactionInput): Promise<Compac
   return report;
 }
 
+/**
+ * Branches whose history someone can still read: live ones, and deleted ones that a tag or a
+ * live descendant reads through.
+ */
+export function readableBranches(branches: readonly BranchRecord[], tags: readonly TagRecord[]): Set<number> {
+  const byId = new Map(branches.map((b) => [b.id, b]));
+  const readable = new Set<number>();
+  const mark = (id: number | null) => {
+    for (let b = id === null ? undefined : byId.get(id); b && !readable.has(b.id); b = b.parentId === null ? undefined : byId.get(b.parentId)) {
+      readable.add(b.id);
+    }
+  };
+  for (const b of branches) if (!b.deleted) mark(b.id);
+  for (const t of tags) mark(t.branchId);
+  return readable;
+}
+
 function needsByBranch(input: CompactionInput): Map<number, Needs> {
   const needs = new Map<number, Needs>();
+  const readable = readableBranches(input.branches, input.tags);
   for (const b of input.branches) {
     needs.set(b.id, { from: b.deleted ? Infinity : Math.max(b.forkLsn, input.horizonLsn), pins: [] });
   }
-  for (const b of input.branches) if (b.parentId !== null) needs.get(b.parentId)?.pins.push(b.forkLsn);
+  for (const b of input.branches) {
+    if (b.parentId !== null && readable.has(b.id)) needs.get(b.parentId)?.pins.push(b.forkLsn);
+  }
   for (const tag of input.tags) needs.get(tag.branchId)?.pins.push(tag.lsn);
   return needs;
 }
@@ -135,8 +155,9 @@ function unneeded(refs: VersionRef[], needs: Needs | undefined): VersionRef[] {
 async function compactLog(t: Tables, input: CompactionInput): Promise<number> {
   let removed = 0;
   const lastChildFork = new Map<number, number>();
+  const readable = readableBranches(input.branches, input.tags);
   for (const b of input.branches) {
-    if (b.parentId !== null) lastChildFork.set(b.parentId, Math.max(lastChildFork.get(b.parentId) ?? 0, b.forkLsn));
+    if (b.parentId !== null && readable.has(b.id)) lastChildFork.set(b.parentId, Math.max(lastChildFork.get(b.parentId) ?? 0, b.forkLsn));
   }
   for (const b of input.branches) {
     // A deleted branch's log is still read by its children's log up to their fork points.

@@ -3,7 +3,7 @@ import { deserialize } from 'bson';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
-import { compact, type CompactionReport } from './compaction.js';
+import { compact, readableBranches, type CompactionReport } from './compaction.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateBranchName } from './names.js';
 import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
@@ -433,8 +433,13 @@ export class Store {
   }
 
   private isPinned(branchId: number, lsn: Lsn): boolean {
-    for (const r of this.branchesById.values()) if (r.parentId === branchId && r.forkLsn === lsn) return true;
-    return this.listTags().some((t) => t.branchId === branchId && t.lsn === lsn);
+    const tags = this.listTags();
+    if (tags.some((t) => t.branchId === branchId && t.lsn === lsn)) return true;
+    const readable = readableBranches([...this.branchesById.values()], tags);
+    for (const r of this.branchesById.values()) {
+      if (r.parentId === branchId && r.forkLsn === lsn && readable.has(r.id)) return true;
+    }
+    return false;
   }
 
   /** For a branch's lineage, the newest LSN each ancestor contributes (its child's fork point). */
