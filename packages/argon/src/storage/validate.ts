@@ -1,4 +1,4 @@
-import { serialize, BSONRegExp } from 'bson';
+import { serializeWithBufferAndIndex, BSONRegExp } from 'bson';
 import { ArgonError } from '../errors.js';
 import type { Document } from './types.js';
 
@@ -7,9 +7,9 @@ export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 /**
  * Checks a document about to be stored, as mongod does (a usable `_id`, no `$`-prefixed
  * top-level fields in replacements, as inserts may have them since 5.0, the size limit)
- * and returns its BSON.
+ * and returns its stored value.
  */
-export function validateDocument(doc: Document, kind: 'insert' | 'replace'): Buffer {
+export function validateDocument(doc: Document, kind: 'insert' | 'replace', flag: number): Buffer {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ArgonError('BadValue', 'A document must be an object');
   }
@@ -24,23 +24,30 @@ export function validateDocument(doc: Document, kind: 'insert' | 'replace'): Buf
       }
     }
   }
-  return toBson(doc);
+  return toStoredValue(doc, flag);
 }
 
-/** Serializes a document, refusing anything over MongoDB's 16 MiB limit. */
-export function toBson(doc: Document): Buffer {
-  let bytes: Buffer;
+/** Room for the largest document plus the stored value's flag byte. */
+const scratch = Buffer.allocUnsafe(MAX_BSON_OBJECT_SIZE + 64 * 1024);
+
+/**
+ * Serializes a document as a stored value (a flag byte, then BSON), refusing anything over
+ * MongoDB's 16 MiB limit. Serializing into one reusable buffer and copying out once keeps the
+ * hot insert path to a single allocation.
+ */
+export function toStoredValue(doc: Document, flag: number): Buffer {
+  let end: number;
   try {
-    const u8 = serialize(doc, { checkKeys: false });
-    bytes = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+    end = serializeWithBufferAndIndex(doc, scratch, { checkKeys: false, index: 1 });
   } catch (err) {
-    // bson refuses documents larger than its internal buffer before we can measure them.
+    // bson refuses documents larger than the buffer before we can measure them.
     throw new ArgonError('BSONObjectTooLarge', `object to insert too large: ${(err as Error).message}; max size: ${MAX_BSON_OBJECT_SIZE}`);
   }
-  if (bytes.length > MAX_BSON_OBJECT_SIZE) {
-    throw new ArgonError('BSONObjectTooLarge', `object to insert too large. size in bytes: ${bytes.length}, max size: ${MAX_BSON_OBJECT_SIZE}`);
+  if (end > MAX_BSON_OBJECT_SIZE) {
+    throw new ArgonError('BSONObjectTooLarge', `object to insert too large. size in bytes: ${end}, max size: ${MAX_BSON_OBJECT_SIZE}`);
   }
-  return bytes;
+  scratch[0] = flag;
+  return Buffer.from(scratch.subarray(0, end + 1));
 }
 
 export function validateId(id: unknown): void {

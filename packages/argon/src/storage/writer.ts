@@ -12,7 +12,6 @@ import { getVisible, scanVisible, versionKey, type View } from './versioned.js';
 
 export const LIVE = 1;
 export const GONE = 0;
-const LIVE_BYTE = Buffer.from([LIVE]);
 const GONE_BYTE = Buffer.from([GONE]);
 
 /** Counters allocated inside a transaction; applied to the store only if it commits. */
@@ -90,30 +89,30 @@ export class WriteTx {
 
   insert(db: string, coll: string, doc: Document): void {
     validateCollectionName(db, coll);
-    const bson = validateDocument(doc, 'insert');
+    const stored = validateDocument(doc, 'insert', LIVE);
     const entry = this.collection(db, coll) ?? this.newCollection(db, coll);
     const encId = encodeValue(doc._id);
     const existing = getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
     if (existing && existing.value[0] === LIVE) {
       throw duplicateKey(entry, '_id_', { _id: 1 }, { _id: doc._id });
     }
-    this.writeDoc(entry, encId, null, 0, doc, bson, 'insert');
+    this.writeDoc(entry, encId, null, 0, doc, stored, 'insert');
   }
 
   /** Replaces the document with doc's `_id`; inserts it when absent and `upsert` is set. */
   replace(db: string, coll: string, doc: Document, upsert = false): 'updated' | 'inserted' | 'missing' {
     validateCollectionName(db, coll);
-    const bson = validateDocument(doc, 'replace');
+    const stored = validateDocument(doc, 'replace', LIVE);
     const entry = this.collection(db, coll);
     const encId = encodeValue(doc._id);
     const existing = entry && getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
     const old = existing ? decodeDoc(existing.value) : null;
     if (!old) {
       if (!upsert) return 'missing';
-      this.writeDoc(entry ?? this.newCollection(db, coll), encId, null, 0, doc, bson, 'insert');
+      this.writeDoc(entry ?? this.newCollection(db, coll), encId, null, 0, doc, stored, 'insert');
       return 'inserted';
     }
-    this.writeDoc(entry!, encId, old, existing!.value.length - 1, doc, bson, 'update');
+    this.writeDoc(entry!, encId, old, existing!.value.length - 1, doc, stored, 'update');
     return 'updated';
   }
 
@@ -227,7 +226,7 @@ export class WriteTx {
     old: Document | null,
     oldBytes: number,
     doc: Document | null,
-    bson: Buffer | null,
+    stored: Buffer | null,
     op: 'insert' | 'update' | 'delete',
   ): void {
     const newKeys = doc ? entry.indexes.map((ix) => encodedKeys(doc, ix)) : entry.indexes.map(() => new Map<string, Buffer>());
@@ -240,7 +239,7 @@ export class WriteTx {
     });
     const group = docGroup(entry.nsId, encId);
     const key = versionKey(group, this.lsn, this.branch.id);
-    const value = bson ? Buffer.concat([LIVE_BYTE, bson]) : GONE_BYTE;
+    const value = stored ?? GONE_BYTE;
     this.t.docs.put(key, value);
     this.ownBytes += key.length + value.length;
     entry.indexes.forEach((ix, i) => {
