@@ -36,6 +36,7 @@ export interface ModelBranch {
   /** The branch it forked from (even if that one was deleted since); null for the root. */
   parent: ModelBranch | null;
   forkLsn: number;
+  deleted: boolean;
   /** Ascending by LSN; the first one is the fork point. */
   snaps: Snapshot[];
 }
@@ -181,7 +182,7 @@ export class RefModel {
     private readonly now: () => number = () => 0,
     private readonly retentionMs = Infinity,
   ) {
-    const main: ModelBranch = { name: 'main', parent: null, forkLsn: 0, snaps: [{ lsn: 0, state: new Map() }] };
+    const main: ModelBranch = { name: 'main', parent: null, forkLsn: 0, deleted: false, snaps: [{ lsn: 0, state: new Map() }] };
     this.branches.set('main', main);
     this.all.push(main);
   }
@@ -195,8 +196,21 @@ export class RefModel {
     return h;
   }
 
+  /**
+   * Whether someone can still read a branch's history: it is live, or a live branch descends
+   * from it (a deleted branch nobody reads through no longer pins its fork point).
+   */
+  private readable(b: ModelBranch): boolean {
+    return this.all.some((d) => {
+      if (d.deleted) return false;
+      for (let x: ModelBranch | null = d; x; x = x.parent) if (x === b) return true;
+      return false;
+    });
+  }
+
+  /** A past point stays readable beyond the horizon if a readable child forked exactly there. */
   private pinned(b: ModelBranch, lsn: number): boolean {
-    return this.all.some((c) => c.parent === b && c.forkLsn === lsn);
+    return this.all.some((c) => c.parent === b && c.forkLsn === lsn && this.readable(c));
   }
 
   branch(name: string): ModelBranch {
@@ -314,7 +328,7 @@ export class RefModel {
     if (this.branches.has(name)) throw new ModelError(BRANCH_EXISTS, `branch ${name} exists`);
     const at = lsn ?? this.lsn;
     const state = cloneState(lsn === undefined ? this.head(from) : this.stateAt(from, at));
-    const b: ModelBranch = { name, parent: this.branch(from), forkLsn: at, snaps: [{ lsn: at, state }] };
+    const b: ModelBranch = { name, parent: this.branch(from), forkLsn: at, deleted: false, snaps: [{ lsn: at, state }] };
     this.branches.set(name, b);
     this.all.push(b);
     return b;
@@ -329,7 +343,7 @@ export class RefModel {
   }
 
   deleteBranch(name: string): void {
-    this.branch(name);
+    this.branch(name).deleted = true;
     this.branches.delete(name);
   }
 }
