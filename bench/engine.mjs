@@ -3,6 +3,7 @@
 //   npm run bench                 (all sizes: 1k, 100k, 1M documents)
 //   npm run bench -- --quick      (1k and 100k only, no 1M load)
 //   npm run bench -- --no-pg      (skip the PostgreSQL peer)
+//   npm run bench -- --only=asof  (one section: branches, storage or asof)
 //
 // Prints one table: figure, Argon, goal, met?, peer. Figures are medians of several runs.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { loadTemplate, median, startPostgres, templateSize, timeTemplateCopies }
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const withPg = !args.includes('--no-pg');
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const runs = (section) => only === undefined || only === section;
 const SIZES = quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
 const RUNS = 3;
 const BRANCHES_PER_RUN = 200;
@@ -209,12 +212,14 @@ async function storageOverhead(pg) {
   });
 }
 
-const pg = withPg ? await startPostgres({ log: () => undefined }) : null;
+const pg = withPg && only !== 'asof' ? await startPostgres({ log: () => undefined }) : null;
 try {
-  await branchCreationAndReads(pg);
-  if (pg) await loadTemplate(pg, 100_000, makeDoc);
-  await storageOverhead(pg);
-  await asOfReads();
+  if (runs('branches')) await branchCreationAndReads(pg);
+  if (runs('storage')) {
+    if (pg) await loadTemplate(pg, 100_000, makeDoc);
+    await storageOverhead(pg);
+  }
+  if (runs('asof')) await asOfReads();
 } finally {
   await pg?.stop();
 }

@@ -27,6 +27,7 @@ import { decodeDoc, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, 
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HEAD = Number.MAX_SAFE_INTEGER;
+const PAST_CATALOG_CACHE_SIZE = 10_000;
 export const DEFAULT_BRANCH = 'main';
 
 export interface BranchFrom {
@@ -51,6 +52,7 @@ export class Store {
   private readonly ceilingsCache = new Map<number, Map<number, number>>();
   /** Head catalog lookups by `${branchId}\0${db}\0${coll}`; cleared whenever a catalog changes. */
   private readonly catalogCache = new Map<string, CatalogEntry | null>();
+  private readonly pastCatalogCache = new Map<string, CatalogEntry | null>();
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -394,8 +396,20 @@ export class Store {
     const view = this.view(point);
     const p = typeof point === 'string' ? { branch: point } : point;
     const atHead = p.lsn === undefined && p.time === undefined;
-    const entry = atHead ? this.headCatalog(this.branch(p.branch), db, coll) : readCatalogEntry(this.t.catalog, view, db, coll);
+    const entry = atHead ? this.headCatalog(this.branch(p.branch), db, coll) : this.pastCatalog(this.branch(p.branch), view, db, coll);
     return { view, entry };
+  }
+
+  /** Catalog lookups as of a past LSN never change (history is immutable), so they are cached too. */
+  private pastCatalog(record: BranchRecord, view: View, db: string, coll: string): CatalogEntry | null {
+    const key = `${record.id}\0${view.readLsn}\0${db}\0${coll}`;
+    let entry = this.pastCatalogCache.get(key);
+    if (entry === undefined) {
+      if (this.pastCatalogCache.size >= PAST_CATALOG_CACHE_SIZE) this.pastCatalogCache.clear();
+      entry = readCatalogEntry(this.t.catalog, view, db, coll);
+      this.pastCatalogCache.set(key, entry);
+    }
+    return entry;
   }
 
   private headCatalog(record: BranchRecord, db: string, coll: string): CatalogEntry | null {
