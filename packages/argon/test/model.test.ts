@@ -10,7 +10,7 @@
  * beyond the horizon must be refused unless a readable child branch pins them, and compaction
  * must never remove anything still readable.
  *
- * Scale with ARGON_MODEL_RUNS (runs of the main property; default 200).
+ * Scale with ARGON_MODEL_RUNS (runs of the main property; default 600).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +45,7 @@ const COLLS = ['c0', 'c1'] as const;
 const INDEX_NAMES = ['a_1', 'a_-1', 'a_unique'] as const;
 type IndexName = (typeof INDEX_NAMES)[number];
 
-const RUNS = Number(process.env.ARGON_MODEL_RUNS ?? 200);
+const RUNS = Number(process.env.ARGON_MODEL_RUNS ?? 600);
 
 // ---- generators ----------------------------------------------------------------------
 
@@ -429,37 +429,19 @@ async function applyStep(env: Env, step: Step): Promise<string | undefined> {
     }
     case 'index': {
       const def = indexDef(step.which, step.sparse);
-      let expected: { changed: boolean; lsn: number } | ModelError;
-      try {
-        expected = m.createIndex(branch, step.coll, def);
-      } catch (e) {
-        if (!(e instanceof ModelError)) throw e;
-        expected = e;
-      }
-      const p = s.transact(branch, (tx) => tx.createIndex(DB, step.coll, indexSpec(def)));
-      if (expected instanceof ModelError) {
-        await expectRejects(p, expected.code, `${ctx}: ${expected.message}`);
-      } else {
-        const res = await p;
-        assert.equal(res.lsn, expected.lsn, `${ctx}: commit LSN (changed=${expected.changed})`);
-      }
+      await expectSameCatalogOutcome(
+        ctx,
+        () => m.createIndex(branch, step.coll, def),
+        () => s.transact(branch, (tx) => tx.createIndex(DB, step.coll, indexSpec(def))),
+      );
       return branch;
     }
     case 'drop': {
-      let expected: { changed: boolean; lsn: number } | ModelError;
-      try {
-        expected = step.which === 'collection' ? m.dropCollection(branch, step.coll) : m.dropIndex(branch, step.coll, step.which);
-      } catch (e) {
-        if (!(e instanceof ModelError)) throw e;
-        expected = e;
-      }
-      const p = s.transact(branch, (tx) => (step.which === 'collection' ? tx.dropCollection(DB, step.coll) : tx.dropIndex(DB, step.coll, step.which)));
-      if (expected instanceof ModelError) {
-        await expectRejects(p, expected.code, `${ctx}: ${expected.message}`);
-      } else {
-        const res = await p;
-        assert.equal(res.lsn, expected.lsn, `${ctx}: commit LSN (changed=${expected.changed})`);
-      }
+      await expectSameCatalogOutcome(
+        ctx,
+        () => (step.which === 'collection' ? m.dropCollection(branch, step.coll) : m.dropIndex(branch, step.coll, step.which)),
+        () => s.transact(branch, (tx) => (step.which === 'collection' ? tx.dropCollection(DB, step.coll) : tx.dropIndex(DB, step.coll, step.which))),
+      );
       return branch;
     }
     case 'compact': {
@@ -591,3 +573,25 @@ test('store agrees with the model under a retention window, compaction and reope
     `model retention test: ${runs} runs, ${stepsRun} steps, ${checks} point checks (${refusedPoints} refused), ${compactedVersions} versions compacted, ${Date.now() - started} ms`,
   );
 });
+
+/** Runs a catalog change on the model and the store: both fail with the same code, or commit at the same LSN. */
+async function expectSameCatalogOutcome(
+  ctx: string,
+  onModel: () => { changed: boolean; lsn: number },
+  onStore: () => Promise<{ lsn: number }>,
+): Promise<void> {
+  let expected: { changed: boolean; lsn: number } | ModelError;
+  try {
+    expected = onModel();
+  } catch (e) {
+    if (!(e instanceof ModelError)) throw e;
+    expected = e;
+  }
+  const p = onStore();
+  if (expected instanceof ModelError) {
+    await expectRejects(p, expected.code, `${ctx}: ${expected.message}`);
+  } else {
+    const res = await p;
+    assert.equal(res.lsn, expected.lsn, `${ctx}: commit LSN (changed=${expected.changed})`);
+  }
+}
