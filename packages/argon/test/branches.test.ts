@@ -119,3 +119,25 @@ test('branch creation copies nothing: own size of a new branch is zero', async (
     await done();
   }
 });
+
+test('the head cache never shows a branch another branch’s writes, a failed batch, or a stale value', async () => {
+  const { store, done } = await tempStore({ cacheBytes: 4096 });
+  try {
+    await store.write('main', [ins(1, { v: 'main-1' })]);
+    assert.equal(store.get('main', 'app', 'users', 1)!.v, 'main-1');
+    await store.createBranch('child');
+    assert.equal(store.get('child', 'app', 'users', 1)!.v, 'main-1');
+    await store.write('main', [{ op: 'replace', db: 'app', coll: 'users', doc: { _id: 1, v: 'main-2' } }]);
+    assert.equal(store.get('child', 'app', 'users', 1)!.v, 'main-1', 'parent writes after the fork stay invisible');
+    assert.equal(store.get('main', 'app', 'users', 1)!.v, 'main-2');
+    await assert.rejects(store.write('child', [{ op: 'replace', db: 'app', coll: 'users', doc: { _id: 1, v: 'lost' } }, ins(1)]), { code: 11000 });
+    assert.equal(store.get('child', 'app', 'users', 1)!.v, 'main-1', 'a failed batch leaves the cache alone');
+    await store.write('child', [{ op: 'delete', db: 'app', coll: 'users', id: 1 }]);
+    assert.equal(store.get('child', 'app', 'users', 1), null);
+    for (let i = 2; i < 200; i++) await store.write('child', [ins(i, { pad: 'x'.repeat(100) })]);
+    for (let i = 2; i < 200; i++) assert.equal(store.get('child', 'app', 'users', i)!._id, i, 'eviction keeps answers right');
+    assert.equal(store.get('main', 'app', 'users', 1)!.v, 'main-2');
+  } finally {
+    await done();
+  }
+});

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { deserialize } from 'bson';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
 import { compact, readableBranches, type CompactionReport } from './compaction.js';
+import { HeadCache } from './headcache.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateBranchName } from './names.js';
 import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
@@ -23,11 +23,12 @@ import type {
   WriteOp,
 } from './types.js';
 import { getVisible, scanVisible, View } from './versioned.js';
-import { decodeDoc, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, type Counters } from './writer.js';
+import { decodeBson, decodeDoc, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, type Counters } from './writer.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HEAD = Number.MAX_SAFE_INTEGER;
 const PAST_CATALOG_CACHE_SIZE = 10_000;
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_BRANCH = 'main';
 
 export interface BranchFrom {
@@ -53,6 +54,7 @@ export class Store {
   /** Head catalog lookups by `${branchId}\0${db}\0${coll}`; cleared whenever a catalog changes. */
   private readonly catalogCache = new Map<string, CatalogEntry | null>();
   private readonly pastCatalogCache = new Map<string, CatalogEntry | null>();
+  private readonly headCache: HeadCache;
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -66,6 +68,7 @@ export class Store {
   ) {
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.now = options.now ?? Date.now;
+    this.headCache = new HeadCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
   }
 
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
@@ -144,6 +147,7 @@ export class Store {
     this.lastTs = time;
     this.counters = counters;
     record.ownBytes += tx.ownBytes;
+    for (const [group, value] of tx.writtenDocs) this.headCache.set(HeadCache.key(record.id, group), value);
     if (tx.catalogChanged) this.catalogCache.clear();
     await this.t.env.flushed;
     return { lsn, time: new Date(time), result };
@@ -246,15 +250,35 @@ export class Store {
 
   get(point: ReadPoint | string, db: string, coll: string, id: unknown): Document | null {
     const raw = this.getRaw(point, db, coll, id);
-    return raw ? (deserialize(raw) as Document) : null;
+    return raw ? decodeBson(raw) : null;
   }
 
   /** The stored BSON of a document, undecoded: what the wire protocol sends as is. */
   getRaw(point: ReadPoint | string, db: string, coll: string, id: unknown): Buffer | null {
-    const { view, entry } = this.openRead(point, db, coll);
+    const value = typeof point === 'string' || (point.lsn === undefined && point.time === undefined)
+      ? this.headValue(typeof point === 'string' ? point : point.branch, db, coll, id)
+      : this.pastValue(point, db, coll, id);
+    return value && value[0] === LIVE ? value.subarray(1) : null;
+  }
+
+  private headValue(branch: string, db: string, coll: string, id: unknown): Buffer | null {
+    this.assertOpen();
+    const record = this.branch(branch);
+    const entry = this.headCatalog(record, db, coll);
     if (!entry) return null;
-    const found = getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), view);
-    return found && found.value[0] === LIVE ? found.value.subarray(1) : null;
+    const group = docGroup(entry.nsId, encodeValue(id));
+    const key = HeadCache.key(record.id, group);
+    let value = this.headCache.get(key);
+    if (value === undefined) {
+      value = getVisible(this.t.docs, group, new View(this.ceilings(record), this.lsn))?.value ?? null;
+      this.headCache.set(key, value);
+    }
+    return value;
+  }
+
+  private pastValue(point: ReadPoint, db: string, coll: string, id: unknown): Buffer | null {
+    const { view, entry } = this.openRead(point, db, coll);
+    return entry ? (getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), view)?.value ?? null) : null;
   }
 
   /** Documents in `_id` order (MongoDB's BSON order), optionally within an `_id` range. */
@@ -395,8 +419,9 @@ export class Store {
   private openRead(point: ReadPoint | string, db: string, coll: string): { view: View; entry: CatalogEntry | null } {
     const view = this.view(point);
     const p = typeof point === 'string' ? { branch: point } : point;
+    const record = this.branch(p.branch);
     const atHead = p.lsn === undefined && p.time === undefined;
-    const entry = atHead ? this.headCatalog(this.branch(p.branch), db, coll) : this.pastCatalog(this.branch(p.branch), view, db, coll);
+    const entry = atHead ? this.headCatalog(record, db, coll) : this.pastCatalog(record, view, db, coll);
     return { view, entry };
   }
 

@@ -106,6 +106,8 @@ export interface StoreOptions {
   retentionMs?: number;
   /** How often the background compactor runs; 0 disables it. Default 60 s. */
   compactionIntervalMs?: number;
+  /** Bytes of head documents kept in memory for point reads; 0 disables the cache. Default 64 MiB. */
+  cacheBytes?: number;
   /** Injectable clock for tests. */
   now?: () => number;
 }

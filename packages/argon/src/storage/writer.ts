@@ -35,8 +35,13 @@ export function docGroup(nsId: number, encId: Buffer): Buffer {
   return Buffer.concat([u32(nsId), encId]);
 }
 
+/** Stored BSON was serialized by us from JS strings, so its UTF-8 needs no second validation. */
+export function decodeBson(bson: Buffer): Document {
+  return deserialize(bson, { validation: { utf8: false } }) as Document;
+}
+
 export function decodeDoc(value: Buffer): Document | null {
-  return value[0] === LIVE ? (deserialize(value.subarray(1)) as Document) : null;
+  return value[0] === LIVE ? decodeBson(value.subarray(1)) : null;
 }
 
 export function decodeStats(value: Buffer | undefined): CollectionStats {
@@ -54,6 +59,8 @@ export function indexDirections(spec: IndexSpec): (1 | -1)[] {
  */
 export class WriteTx {
   readonly changes: Change[] = [];
+  /** Document groups written by this batch and their new stored values (null: deleted). */
+  readonly writtenDocs: [group: Buffer, stored: Buffer | null][] = [];
   /** Catalog entries changed in this batch, keyed by catalog group (hex); null = dropped. */
   private readonly catalogOverlay = new Map<string, CatalogEntry | null>();
   private readonly statsDelta = new Map<number, CollectionStats>();
@@ -241,6 +248,7 @@ export class WriteTx {
     const key = versionKey(group, this.lsn, this.branch.id);
     const value = stored ?? GONE_BYTE;
     this.t.docs.put(key, value);
+    this.writtenDocs.push([group, stored]);
     this.ownBytes += key.length + value.length;
     entry.indexes.forEach((ix, i) => {
       for (const [hex, k] of oldKeys[i]!) if (!newKeys[i]!.has(hex)) this.putIndexEntry(ix, k, encId, GONE);
