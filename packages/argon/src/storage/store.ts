@@ -266,7 +266,10 @@ export class Store {
     const record = this.branch(branch);
     const entry = this.headCatalog(record, db, coll);
     if (!entry) return null;
-    const group = docGroup(entry.nsId, encodeValue(id));
+    return this.cachedHeadValue(record, docGroup(entry.nsId, encodeValue(id)));
+  }
+
+  private cachedHeadValue(record: BranchRecord, group: Buffer): Buffer | null {
     const key = HeadCache.key(record.id, group);
     let value = this.headCache.get(key);
     if (value === undefined) {
@@ -305,6 +308,8 @@ export class Store {
    */
   *indexScan(point: ReadPoint | string, db: string, coll: string, indexName: string, range: IndexRange = {}, options: ScanOptions = {}): Generator<Document> {
     const { view, entry } = this.openRead(point, db, coll);
+    const p = typeof point === 'string' ? { branch: point } : point;
+    const head = p.lsn === undefined && p.time === undefined ? this.branch(p.branch) : null;
     if (!entry) return;
     const index = entry.indexes.find((ix) => ix.name === indexName);
     if (!index) throw new ArgonError('IndexNotFound', `index not found with name [${indexName}]`);
@@ -322,8 +327,9 @@ export class Store {
       const hex = encId.toString('hex');
       if (seen.has(hex)) continue;
       seen.add(hex);
-      const found = getVisible(this.t.docs, docGroup(entry.nsId, encId), view);
-      const doc = found && decodeDoc(found.value);
+      const group = docGroup(entry.nsId, encId);
+      const value = head ? this.cachedHeadValue(head, group) : getVisible(this.t.docs, group, view)?.value;
+      const doc = value && decodeDoc(value);
       if (doc) {
         left--;
         yield doc;
