@@ -4,6 +4,7 @@ import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
 import { compact, readableBranches, type CompactionReport } from './compaction.js';
 import { HeadCache } from './headcache.js';
+import { IdHighWater } from './highwater.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateBranchName } from './names.js';
 import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
@@ -55,10 +56,14 @@ export class Store {
   private readonly catalogCache = new Map<string, CatalogEntry | null>();
   private readonly pastCatalogCache = new Map<string, CatalogEntry | null>();
   private readonly headCache: HeadCache;
+  private readonly highWater: IdHighWater;
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compactionTimer: NodeJS.Timeout | null = null;
   private compacting: Promise<CompactionReport> | null = null;
+  /** Bumped when a branch or tag is deleted: that can free history even if the horizon stays put. */
+  private pinsVersion = 0;
+  private compactedAt = { horizonLsn: -1, pinsVersion: -1 };
   private closed = false;
 
   private constructor(
@@ -69,6 +74,7 @@ export class Store {
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.now = options.now ?? Date.now;
     this.headCache = new HeadCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.highWater = new IdHighWater(t.docs);
   }
 
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
@@ -132,7 +138,7 @@ export class Store {
     let result!: T;
     let wrote = false;
     this.t.env.transactionSync(() => {
-      tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll));
+      tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater);
       result = fn(tx);
       wrote = tx.finish();
       if (!wrote) return;
@@ -214,6 +220,7 @@ export class Store {
     this.t.env.transactionSync(() => this.t.branches.put(record.id, deleted));
     this.branchIdByName.delete(name);
     this.branchesById.set(record.id, deleted);
+    this.pinsVersion++;
     await this.t.env.flushed;
   }
 
@@ -234,6 +241,7 @@ export class Store {
   async deleteTag(name: string): Promise<void> {
     if (!this.t.tags.get(name)) throw new ArgonError('BranchNotFound', `Tag '${name}' not found`);
     this.t.env.transactionSync(() => this.t.tags.remove(name));
+    this.pinsVersion++;
     await this.t.env.flushed;
   }
 
@@ -399,9 +407,14 @@ export class Store {
 
   /** Removes history older than the retention window that no branch, fork point or tag needs. */
   compact(): Promise<CompactionReport> {
-    if (this.closed) return Promise.resolve({ removedVersions: 0, removedLogEntries: 0, horizonLsn: 0 });
+    const horizonLsn = this.horizonLsn();
+    // Garbage appears only when the horizon moves or a branch or tag goes away: otherwise skip the walk.
+    if (this.closed || (horizonLsn === this.compactedAt.horizonLsn && this.compactedAt.pinsVersion === this.pinsVersion)) {
+      return Promise.resolve({ removedVersions: 0, removedLogEntries: 0, horizonLsn });
+    }
+    const pinsVersion = this.pinsVersion;
     this.compacting ??= compact(this.t, {
-      horizonLsn: this.horizonLsn(),
+      horizonLsn,
       branches: [...this.branchesById.values()],
       tags: this.listTags(),
       isClosed: () => this.closed,
@@ -409,9 +422,14 @@ export class Store {
         const r = this.branchesById.get(branchId);
         if (r) r.ownBytes = Math.max(0, r.ownBytes - bytes);
       },
-    }).finally(() => {
-      this.compacting = null;
-    });
+    })
+      .then((report) => {
+        this.compactedAt = { horizonLsn, pinsVersion };
+        return report;
+      })
+      .finally(() => {
+        this.compacting = null;
+      });
     return this.compacting;
   }
 

@@ -2,6 +2,7 @@ import { deserialize } from 'bson';
 import { ArgonError } from '../errors.js';
 import { catalogGroup, encodeCatalogEntry, type CatalogEntry } from './catalog.js';
 import { encodeChanges } from './changelog.js';
+import type { IdHighWater } from './highwater.js';
 import { indexKeys } from './indexkeys.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateCollectionName } from './names.js';
@@ -75,6 +76,7 @@ export class WriteTx {
     readonly time: number,
     readonly counters: Counters,
     private readonly committedCatalog: (db: string, coll: string) => CatalogEntry | null,
+    private readonly highWater: IdHighWater,
   ) {}
 
   get catalogChanged(): boolean {
@@ -99,9 +101,9 @@ export class WriteTx {
     const stored = validateDocument(doc, 'insert', LIVE);
     const entry = this.collection(db, coll) ?? this.newCollection(db, coll);
     const encId = encodeValue(doc._id);
-    const existing = getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
-    if (existing && existing.value[0] === LIVE) {
-      throw duplicateKey(entry, '_id_', { _id: 1 }, { _id: doc._id });
+    if (!this.highWater.isAbove(entry.nsId, encId)) {
+      const existing = getVisible(this.t.docs, docGroup(entry.nsId, encId), this.view);
+      if (existing && existing.value[0] === LIVE) throw duplicateKey(entry, '_id_', { _id: 1 }, { _id: doc._id });
     }
     this.writeDoc(entry, encId, null, 0, doc, stored, 'insert');
   }
@@ -248,6 +250,7 @@ export class WriteTx {
     const key = versionKey(group, this.lsn, this.branch.id);
     const value = stored ?? GONE_BYTE;
     this.t.docs.put(key, value);
+    this.highWater.note(entry.nsId, encId);
     this.writtenDocs.push([group, stored]);
     this.ownBytes += key.length + value.length;
     entry.indexes.forEach((ix, i) => {
