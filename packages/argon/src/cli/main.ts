@@ -6,8 +6,9 @@ import { Store } from '../storage/store.js';
 import type { BranchInfo } from '../storage/types.js';
 
 /**
- * The `argon` command. Until the server exists (wire protocol issue), commands open the
- * embedded store directly; `--data` or ARGON_DATA chooses its directory.
+ * The `argon` command. `serve` runs the database server; `connect` asks a running server for a
+ * branch's connection string; the other commands open the embedded store directly (`--data` or
+ * ARGON_DATA chooses its directory), so run them while no server holds it, or use the server.
  */
 const program = new Command()
   .name('argon')
@@ -111,6 +112,44 @@ program
       output(opts.json, stats, () => printTable([{ ...stats }]));
     }),
   );
+
+program
+  .command('serve')
+  .description('start the database server (MongoDB wire protocol; one endpoint per branch)')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', "port of the main branch's endpoint", '27017')
+  .option('--branch-ports <first-last>', 'port range for other branches\' endpoints (default port+1 to port+200)')
+  .action(async (o: { host: string; port: string; branchPorts?: string }) => {
+    const { ArgonServer } = await import('../server/server.js');
+    const opts = program.opts<GlobalOptions>();
+    const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
+    const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range });
+    server.log.info({ data: resolve(opts.data), uri: await server.uri('main') }, 'Argon is ready');
+    const stop = async (signal: string) => {
+      server.log.info({ signal }, 'shutting down');
+      await server.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('connect [branch]')
+  .description("print a branch's connection string (starts its endpoint on the running server)")
+  .option('--server <uri>', 'the running server (main endpoint)', process.env.ARGON_SERVER ?? 'mongodb://127.0.0.1:27017/?directConnection=true')
+  .action(async (branchName: string | undefined, o: { server: string }) => {
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(o.server, { serverSelectionTimeoutMS: 3000 });
+    try {
+      const reply = await client.db('admin').command({ argonEndpoint: branchName ?? 'main' });
+      const url = new URL(o.server);
+      url.port = String(reply.port);
+      console.log(url.toString());
+    } finally {
+      await client.close();
+    }
+  });
 
 function parseTime(text: string): Date {
   const time = new Date(text);

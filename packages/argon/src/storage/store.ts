@@ -24,7 +24,7 @@ import type {
   WriteOp,
 } from './types.js';
 import { getVisible, scanVisible, View } from './versioned.js';
-import { decodeBson, decodeDoc, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, type Counters } from './writer.js';
+import { decodeBson, decodeStats, docGroup, indexDirections, u32, LIVE, WriteTx, type Counters } from './writer.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HEAD = Number.MAX_SAFE_INTEGER;
@@ -294,6 +294,11 @@ export class Store {
 
   /** Documents in `_id` order (MongoDB's BSON order), optionally within an `_id` range. */
   *scan(point: ReadPoint | string, db: string, coll: string, range: IdRange = {}, options: ScanOptions = {}): Generator<Document> {
+    for (const raw of this.scanRaw(point, db, coll, range, options)) yield decodeBson(raw);
+  }
+
+  /** Like `scan`, yielding each document's stored BSON undecoded. */
+  *scanRaw(point: ReadPoint | string, db: string, coll: string, range: IdRange = {}, options: ScanOptions = {}): Generator<Buffer> {
     const { view, entry } = this.openRead(point, db, coll);
     if (!entry) return;
     const ns = u32(entry.nsId);
@@ -302,10 +307,9 @@ export class Store {
     let left = options.limit ?? Infinity;
     for (const version of scanVisible(this.t.docs, lower, upper, view, options.reverse)) {
       if (left <= 0) return;
-      const doc = decodeDoc(version.value);
-      if (doc) {
+      if (version.value[0] === LIVE) {
         left--;
-        yield doc;
+        yield version.value.subarray(1);
       }
     }
   }
@@ -315,6 +319,11 @@ export class Store {
    * fields. A document whose array field yields several keys in range is returned once.
    */
   *indexScan(point: ReadPoint | string, db: string, coll: string, indexName: string, range: IndexRange = {}, options: ScanOptions = {}): Generator<Document> {
+    for (const raw of this.indexScanRaw(point, db, coll, indexName, range, options)) yield decodeBson(raw);
+  }
+
+  /** Like `indexScan`, yielding each document's stored BSON undecoded. */
+  *indexScanRaw(point: ReadPoint | string, db: string, coll: string, indexName: string, range: IndexRange = {}, options: ScanOptions = {}): Generator<Buffer> {
     const { view, entry } = this.openRead(point, db, coll);
     const p = typeof point === 'string' ? { branch: point } : point;
     const head = p.lsn === undefined && p.time === undefined ? this.branch(p.branch) : null;
@@ -337,10 +346,9 @@ export class Store {
       seen.add(hex);
       const group = docGroup(entry.nsId, encId);
       const value = head ? this.cachedHeadValue(head, group) : getVisible(this.t.docs, group, view)?.value;
-      const doc = value && decodeDoc(value);
-      if (doc) {
+      if (value && value[0] === LIVE) {
         left--;
-        yield doc;
+        yield value.subarray(1);
       }
     }
   }
@@ -359,8 +367,13 @@ export class Store {
   }
 
   count(point: ReadPoint | string, db: string, coll: string): number {
+    return this.collectionStats(point, db, coll).count;
+  }
+
+  /** Document count and BSON bytes of a collection. */
+  collectionStats(point: ReadPoint | string, db: string, coll: string): { count: number; bytes: number } {
     const { view, entry } = this.openRead(point, db, coll);
-    return entry ? decodeStats(getVisible(this.t.stats, u32(entry.nsId), view)?.value).count : 0;
+    return entry ? decodeStats(getVisible(this.t.stats, u32(entry.nsId), view)?.value) : { count: 0, bytes: 0 };
   }
 
   /** The change log of a branch from an LSN on, including what it inherited before its fork point. */

@@ -40,6 +40,8 @@ export interface IndexSpec {
   key: Record<string, Direction>;
   unique?: boolean;
   sparse?: boolean;
+  /** TTL: documents whose indexed date is older than this are deleted by the server's expirer. */
+  expireAfterSeconds?: number;
 }
 
 export interface IndexInfo extends IndexSpec {

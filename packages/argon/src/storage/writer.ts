@@ -96,6 +96,15 @@ export class WriteTx {
     return found ? decodeDoc(found.value) : null;
   }
 
+  /** Stored BSON of every document of a collection as this batch sees it. */
+  *scanRaw(db: string, coll: string): Generator<Buffer> {
+    const entry = this.collection(db, coll);
+    if (!entry) return;
+    for (const version of scanVisible(this.t.docs, u32(entry.nsId), u32(entry.nsId + 1), this.view)) {
+      if (version.value[0] === LIVE) yield version.value.subarray(1);
+    }
+  }
+
   insert(db: string, coll: string, doc: Document): void {
     validateCollectionName(db, coll);
     const stored = validateDocument(doc, 'insert', LIVE);
@@ -182,6 +191,7 @@ export class WriteTx {
     const index: IndexInfo = { id: this.counters.nextIndexId++, name: spec.name, key: { ...spec.key } };
     if (spec.unique) index.unique = true;
     if (spec.sparse) index.sparse = true;
+    if (spec.expireAfterSeconds !== undefined) index.expireAfterSeconds = spec.expireAfterSeconds;
     this.buildIndex(entry, index);
     this.putCatalog(db, coll, { ...entry, indexes: [...entry.indexes, index] });
     this.changes.push({ op: 'createIndex', db, coll, id: spec.name });
@@ -343,5 +353,5 @@ function validateIndexSpec(spec: IndexSpec): void {
 }
 
 function sameIndex(a: IndexInfo, b: IndexSpec): boolean {
-  return JSON.stringify(a.key) === JSON.stringify(b.key) && !!a.unique === !!b.unique && !!a.sparse === !!b.sparse;
+  return JSON.stringify(a.key) === JSON.stringify(b.key) && !!a.unique === !!b.unique && !!a.sparse === !!b.sparse && a.expireAfterSeconds === b.expireAfterSeconds;
 }

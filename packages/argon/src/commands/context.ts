@@ -1,0 +1,44 @@
+import type { Document } from 'bson';
+import type { Store } from '../storage/store.js';
+import type { CursorManager } from './cursors.js';
+
+/** What a command handler can see: the store, the branch its endpoint serves, and the connection. */
+export interface CommandContext {
+  store: Store;
+  /** The branch this endpoint reads and writes. */
+  branch: string;
+  /** The database named by `$db`. */
+  db: string;
+  cursors: CursorManager;
+  connection: ConnectionInfo;
+  server: ServerInfo;
+}
+
+export interface ConnectionInfo {
+  id: number;
+  remoteAddress: string;
+  localPort: number;
+  clientMetadata?: Document;
+}
+
+export interface ServerInfo {
+  startedAt: Date;
+  host: string;
+  version: string;
+  /** Starts (if needed) the endpoint of a branch and returns its port. */
+  endpointFor(branch: string): Promise<number>;
+  connections(): number;
+}
+
+/** A reply already serialized to BSON (cursor batches spliced from stored bytes). */
+export interface RawReply {
+  raw: Buffer;
+}
+
+export type CommandResult = Document | RawReply;
+
+export type CommandHandler = (cmd: Document, ctx: CommandContext) => CommandResult | Promise<CommandResult>;
+
+export function isRawReply(r: CommandResult): r is RawReply {
+  return (r as RawReply).raw instanceof Buffer;
+}

@@ -1,0 +1,79 @@
+import type { Document } from 'bson';
+import { compileFilter } from '../query/filter.js';
+import { planFind, type QueryPlan } from '../query/plan.js';
+import { compileSort } from '../query/sort.js';
+import type { IndexRange } from '../storage/types.js';
+import type { CommandContext } from './context.js';
+import { decodeFaithful } from './documents.js';
+
+/** A matching document: its stored bytes (sent back as they are) and its decoded form. */
+export interface Match {
+  raw: Buffer;
+  doc: Document;
+}
+
+export interface MatchOptions {
+  sort?: Document;
+  /** Stop after this many matches (applied before sort only when there is no sort). */
+  limit?: number;
+}
+
+/** Chooses how to read a collection for a filter; `explain` reports the same choice. */
+export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document): QueryPlan {
+  const info = ctx.store.listCollections(ctx.branch, ctx.db).find((c) => c.name === coll);
+  return planFind(filter, sort, (info?.indexes ?? []).filter((ix) => ix.name !== '_id_'));
+}
+
+/** The documents of `coll` matching `filter`, in sort order when `sort` is given. */
+export function findMatches(ctx: CommandContext, coll: string, filter: Document, options: MatchOptions = {}): Match[] {
+  const predicate = compileFilter(filter);
+  const out: Match[] = [];
+  const limit = options.sort ? Infinity : (options.limit ?? Infinity);
+  for (const raw of candidates(ctx, coll, filter, options.sort)) {
+    const doc = decodeFaithful(raw);
+    if (!predicate(doc)) continue;
+    out.push({ raw, doc });
+    if (out.length >= limit) break;
+  }
+  if (options.sort && Object.keys(options.sort).length > 0) {
+    const cmp = compileSort(options.sort);
+    out.sort((a, b) => cmp(a.doc, b.doc));
+  }
+  return out;
+}
+
+/** Raw documents that may match: a superset chosen by the planner; the filter is always re-applied. */
+function* candidates(ctx: CommandContext, coll: string, filter: Document, sort?: Document): Generator<Buffer> {
+  const { store, branch, db } = ctx;
+  const p = plan(ctx, coll, filter, sort);
+  if (p.kind === 'IDSCAN') {
+    yield* store.scanRaw(branch, db, coll, p.range);
+    return;
+  }
+  if (p.kind === 'IDPOINTS') {
+    for (const id of p.ids) {
+      const raw = store.getRaw(branch, db, coll, id);
+      if (raw) yield raw;
+    }
+    return;
+  }
+  if (p.kind === 'IXSCAN') {
+    const ranges: IndexRange[] = p.ranges;
+    if (ranges.length === 1) {
+      yield* store.indexScanRaw(branch, db, coll, p.index, ranges[0]);
+      return;
+    }
+    // Several point ranges ($in): a multikey document may sit in more than one.
+    const seen = new Set<string>();
+    for (const range of ranges) {
+      for (const raw of store.indexScanRaw(branch, db, coll, p.index, range)) {
+        const key = raw.toString('latin1');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield raw;
+      }
+    }
+    return;
+  }
+  yield* store.scanRaw(branch, db, coll);
+}

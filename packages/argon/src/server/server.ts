@@ -1,0 +1,134 @@
+import net from 'node:net';
+import os from 'node:os';
+import pino, { type Logger } from 'pino';
+import { CursorManager } from '../commands/cursors.js';
+import type { ServerInfo } from '../commands/context.js';
+import { ArgonError } from '../errors.js';
+import { Store } from '../storage/store.js';
+import { Connection } from './connection.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  host?: string;
+  /** Port of the `main` branch's endpoint. Default 27017. */
+  port?: number;
+  /** Ports handed to other branches' endpoints, first to last. Default port+1 … port+200. */
+  branchPorts?: [number, number];
+  logger?: Logger;
+  store?: Store;
+}
+
+interface Endpoint {
+  branch: string;
+  port: number;
+  server: net.Server;
+}
+
+export const ARGON_VERSION = '0.1.0';
+
+/**
+ * The database server. Each branch is served on its own endpoint (a port, as Neon gives each
+ * branch its own endpoint): `main` on the configured port, other branches on ports from a range,
+ * started when first asked for.
+ */
+export class ArgonServer {
+  readonly log: Logger;
+  readonly host: string;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly connections = new Set<net.Socket>();
+  private readonly cursors = new CursorManager();
+  private readonly info: ServerInfo;
+  private starting = new Map<string, Promise<number>>();
+
+  private constructor(
+    readonly store: Store,
+    private readonly options: ServerOptions,
+  ) {
+    this.host = options.host ?? '127.0.0.1';
+    this.log = options.logger ?? pino({ name: 'argon' });
+    this.info = {
+      startedAt: new Date(),
+      host: os.hostname(),
+      version: ARGON_VERSION,
+      endpointFor: (branch) => this.endpointFor(branch),
+      connections: () => this.connections.size,
+    };
+  }
+
+  static async start(options: ServerOptions): Promise<ArgonServer> {
+    const store = options.store ?? (await Store.open(options.dataDir));
+    const server = new ArgonServer(store, options);
+    await server.listen('main', options.port ?? 27017);
+    return server;
+  }
+
+  /** Port of the main endpoint. */
+  get port(): number {
+    return this.endpoints.get('main')!.port;
+  }
+
+  /** The connection string of a branch's endpoint, starting it if needed. */
+  async uri(branch: string): Promise<string> {
+    const port = await this.endpointFor(branch);
+    return `mongodb://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}/?directConnection=true`;
+  }
+
+  async endpointFor(branch: string): Promise<number> {
+    const existing = this.endpoints.get(branch);
+    if (existing) return existing.port;
+    this.store.getBranch(branch); // throws BranchNotFound
+    let pending = this.starting.get(branch);
+    if (!pending) {
+      pending = this.listenOnFreeBranchPort(branch).finally(() => this.starting.delete(branch));
+      this.starting.set(branch, pending);
+    }
+    return pending;
+  }
+
+  listEndpoints(): { branch: string; port: number }[] {
+    return [...this.endpoints.values()].map(({ branch, port }) => ({ branch, port }));
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.connections) socket.destroy();
+    await Promise.all([...this.endpoints.values()].map((e) => new Promise<void>((resolve) => e.server.close(() => resolve()))));
+    this.endpoints.clear();
+    this.cursors.close();
+    if (!this.options.store) await this.store.close();
+  }
+
+  private async listenOnFreeBranchPort(branch: string): Promise<number> {
+    const base = this.options.port ?? 27017;
+    // Port 0 (tests): let the OS choose for every endpoint.
+    if (base === 0 && !this.options.branchPorts) return this.listen(branch, 0);
+    const [first, last] = this.options.branchPorts ?? [base + 1, base + 200];
+    const used = new Set([...this.endpoints.values()].map((e) => e.port));
+    for (let port = first; port <= last; port++) {
+      if (used.has(port)) continue;
+      try {
+        return await this.listen(branch, port);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+    throw new ArgonError('InternalError', `no free port left for branch endpoints in ${first}-${last}`);
+  }
+
+  private listen(branch: string, port: number): Promise<number> {
+    const server = net.createServer((socket) => {
+      this.connections.add(socket);
+      socket.on('close', () => this.connections.delete(socket));
+      new Connection(socket, { branch, readOnly: false }, this.store, this.cursors, this.info, this.log);
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.host, () => {
+        server.off('error', reject);
+        const actual = (server.address() as net.AddressInfo).port;
+        this.endpoints.set(branch, { branch, port: actual, server });
+        this.log.info({ branch, host: this.host, port: actual }, 'endpoint listening');
+        resolve(actual);
+      });
+    });
+  }
+}
