@@ -28,6 +28,7 @@ export function hello(cmd: Document, ctx: CommandContext, legacy = false): Docum
     minWireVersion: MIN_WIRE_VERSION,
     maxWireVersion: MAX_WIRE_VERSION,
     readOnly: false,
+    ...(Array.isArray(cmd.compression) && cmd.compression.includes('zlib') ? { compression: ['zlib'] } : {}),
     argon: { branch: ctx.branch },
     ok: 1,
   };

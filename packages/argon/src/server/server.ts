@@ -6,6 +6,7 @@ import type { ServerInfo } from '../commands/context.js';
 import { ArgonError } from '../errors.js';
 import { Store } from '../storage/store.js';
 import { Connection } from './connection.js';
+import { TtlMonitor } from './ttl.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -14,6 +15,8 @@ export interface ServerOptions {
   port?: number;
   /** Ports handed to other branches' endpoints, first to last. Default port+1 … port+200. */
   branchPorts?: [number, number];
+  /** How often TTL indexes are enforced. Default 60 s, as mongod. */
+  ttlIntervalMs?: number;
   logger?: Logger;
   store?: Store;
 }
@@ -39,6 +42,7 @@ export class ArgonServer {
   private readonly cursors = new CursorManager();
   private readonly info: ServerInfo;
   private starting = new Map<string, Promise<number>>();
+  readonly ttl: TtlMonitor;
 
   private constructor(
     readonly store: Store,
@@ -53,12 +57,14 @@ export class ArgonServer {
       endpointFor: (branch) => this.endpointFor(branch),
       connections: () => this.connections.size,
     };
+    this.ttl = new TtlMonitor(store, this.log, options.ttlIntervalMs);
   }
 
   static async start(options: ServerOptions): Promise<ArgonServer> {
     const store = options.store ?? (await Store.open(options.dataDir));
     const server = new ArgonServer(store, options);
     await server.listen('main', options.port ?? 27017);
+    server.ttl.start();
     return server;
   }
 
@@ -90,6 +96,7 @@ export class ArgonServer {
   }
 
   async stop(): Promise<void> {
+    await this.ttl.stop();
     for (const socket of this.connections) socket.destroy();
     await Promise.all([...this.endpoints.values()].map((e) => new Promise<void>((resolve) => e.server.close(() => resolve()))));
     this.endpoints.clear();
