@@ -135,3 +135,20 @@ test('each branch endpoint reads and writes its own branch only', async () => {
     await dev.close();
   }
 });
+
+test('explain shows IXSCAN vs COLLSCAN; hint forces an index or fails clearly', async () => {
+  const c = env.client.db('shop').collection<any>('plans');
+  await c.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, k: i % 10, s: `v${i}` })));
+  await c.createIndex({ k: 1 });
+  const ix = (await c.find({ k: 3 }).explain()) as any;
+  assert.equal(ix.queryPlanner.winningPlan.stage, 'FETCH');
+  assert.equal(ix.queryPlanner.winningPlan.inputStage.stage, 'IXSCAN');
+  assert.equal(ix.queryPlanner.winningPlan.inputStage.indexName, 'k_1');
+  assert.equal(ix.executionStats.nReturned, 5);
+  assert.equal(((await c.find({ s: 'v3' }).explain()) as any).queryPlanner.winningPlan.stage, 'COLLSCAN');
+  assert.equal(((await c.find({ k: { $in: [1, 2] } }).explain()) as any).queryPlanner.winningPlan.inputStage.stage, 'IXSCAN');
+  assert.equal(((await c.find({ s: 'v3' }).hint('k_1').explain()) as any).queryPlanner.winningPlan.inputStage.indexName, 'k_1');
+  assert.deepEqual((await c.find({ s: 'v3' }).hint({ k: 1 }).toArray()).map((d) => d._id), [3]);
+  await assert.rejects(c.find({}).hint('nope').toArray(), (err: MongoServerError) => err.code === 2 && /hint provided does not correspond to an existing index/.test(err.message));
+  assert.equal(((await c.find({ k: 3 }).hint({ $natural: 1 }).explain()) as any).queryPlanner.winningPlan.stage, 'COLLSCAN');
+});

@@ -76,7 +76,11 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
     limit = -limit;
     singleBatch = true;
   }
-  const matches = findMatches(ctx, coll, filter, { sort, limit: limit > 0 ? skip + limit : undefined });
+  const hint = cmd.hint as string | Document | undefined;
+  if (cmd.min !== undefined || cmd.max !== undefined) {
+    throw new ArgonError('NotImplemented', 'find min/max are not supported yet (see docs/compatibility.md); use a range filter');
+  }
+  const matches = findMatches(ctx, coll, filter, { sort, hint, limit: limit > 0 ? skip + limit : undefined });
   const window = matches.slice(skip, limit > 0 ? skip + limit : undefined);
   const project = projection && Object.keys(projection).length > 0 ? compileProjection(projection, filter) : null;
   const out = project ? window.map((m) => encode(project(m.doc))) : window.map((m) => m.raw);

@@ -3,8 +3,10 @@ import { compileFilter } from '../query/filter.js';
 import { planFind, type QueryPlan } from '../query/plan.js';
 import { compileSort } from '../query/sort.js';
 import type { IndexRange } from '../storage/types.js';
+import { ArgonError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { decodeFaithful } from './documents.js';
+import { toNumber } from './values.js';
 
 /** A matching document: its stored bytes (sent back as they are) and its decoded form. */
 export interface Match {
@@ -14,14 +16,29 @@ export interface Match {
 
 export interface MatchOptions {
   sort?: Document;
+  /** An index name, a key pattern, or `{$natural: 1}`: read through that index (or a collection scan). */
+  hint?: string | Document;
   /** Stop after this many matches (applied before sort only when there is no sort). */
   limit?: number;
 }
 
 /** Chooses how to read a collection for a filter; `explain` reports the same choice. */
-export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document): QueryPlan {
+export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document, hint?: string | Document): QueryPlan {
   const info = ctx.store.listCollections(ctx.branch, ctx.db).find((c) => c.name === coll);
-  return planFind(filter, sort, (info?.indexes ?? []).filter((ix) => ix.name !== '_id_'));
+  const indexes = (info?.indexes ?? []).filter((ix) => ix.name !== '_id_');
+  if (hint === undefined) return planFind(filter, sort, indexes);
+  if (typeof hint === 'object' && hint !== null && '$natural' in hint) return { kind: 'COLLSCAN' };
+  const wanted = typeof hint === 'string' ? hint : JSON.stringify(Object.fromEntries(Object.entries(hint).map(([f, d]) => [f, (toNumber(d) ?? 1) < 0 ? -1 : 1])));
+  const matches = (ix: { name: string; key: Record<string, number> }) => (typeof hint === 'string' ? ix.name === wanted : JSON.stringify(ix.key) === wanted);
+  if (info && [{ name: '_id_', key: { _id: 1 } }].some(matches)) return { kind: 'IDSCAN', range: {} };
+  const index = indexes.find(matches);
+  if (!index) {
+    if (!info) return { kind: 'COLLSCAN' };
+    throw new ArgonError('BadValue', 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
+  }
+  // The hinted index is read whole when the planner would bound another one: the filter is re-applied anyway.
+  const chosen = planFind(filter, sort, [index]);
+  return chosen.kind === 'IXSCAN' ? chosen : { kind: 'IXSCAN', index: index.name, range: {}, ranges: [{}] };
 }
 
 /** The documents of `coll` matching `filter`, in sort order when `sort` is given. */
@@ -29,7 +46,7 @@ export function findMatches(ctx: CommandContext, coll: string, filter: Document,
   const predicate = compileFilter(filter);
   const out: Match[] = [];
   const limit = options.sort ? Infinity : (options.limit ?? Infinity);
-  for (const raw of candidates(ctx, coll, filter, options.sort)) {
+  for (const raw of candidates(ctx, coll, filter, options.sort, options.hint)) {
     const doc = decodeFaithful(raw);
     if (!predicate(doc)) continue;
     out.push({ raw, doc });
@@ -43,9 +60,9 @@ export function findMatches(ctx: CommandContext, coll: string, filter: Document,
 }
 
 /** Raw documents that may match: a superset chosen by the planner; the filter is always re-applied. */
-function* candidates(ctx: CommandContext, coll: string, filter: Document, sort?: Document): Generator<Buffer> {
+function* candidates(ctx: CommandContext, coll: string, filter: Document, sort?: Document, hint?: string | Document): Generator<Buffer> {
   const { store, branch, db } = ctx;
-  const p = plan(ctx, coll, filter, sort);
+  const p = plan(ctx, coll, filter, sort, hint);
   if (p.kind === 'IDSCAN') {
     yield* store.scanRaw(branch, db, coll, p.range);
     return;

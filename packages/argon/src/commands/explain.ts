@@ -50,7 +50,8 @@ export function explain(cmd: Document, ctx: CommandContext): Document {
   if (typeof inner !== 'object' || inner === null) throw new ArgonError('TypeMismatch', "explain's argument must be a command object");
   const { coll, filter, sort } = target(inner as Document);
   if (typeof coll !== 'string') throw new ArgonError('InvalidNamespace', 'explain: the command has no collection name');
-  const chosen = plan(ctx, coll, filter, sort);
+  const hint = (inner as Document).hint as string | Document | undefined;
+  const chosen = plan(ctx, coll, filter, sort, hint);
   const reply: Document = {
     explainVersion: '1',
     queryPlanner: { namespace: `${ctx.db}.${coll}`, parsedQuery: filter, winningPlan: describe(chosen, ctx, coll, filter), rejectedPlans: [] },
@@ -61,7 +62,7 @@ export function explain(cmd: Document, ctx: CommandContext): Document {
   const verbosity = cmd.verbosity ?? 'allPlansExecution';
   if (verbosity !== 'queryPlanner') {
     const started = Date.now();
-    const matches = findMatches(ctx, coll, filter, { sort });
+    const matches = findMatches(ctx, coll, filter, { sort, hint });
     reply.executionStats = { executionSuccess: true, nReturned: matches.length, executionTimeMillis: Date.now() - started };
   }
   return reply;
