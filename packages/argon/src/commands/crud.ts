@@ -10,7 +10,7 @@ import { cursorReply } from './cursor-commands.js';
 import { encode, withId } from './documents.js';
 import { findMatches, type Match } from './exec.js';
 import { MAX_WRITE_BATCH_SIZE } from './hello.js';
-import { boolArg, docArg, numberArg, stringArg, toNumber } from './values.js';
+import { boolArg, docArg, numberArg, plainNumbers, stringArg, toNumber } from './values.js';
 
 interface WriteError {
   index: number;
@@ -82,7 +82,7 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
   }
   const matches = findMatches(ctx, coll, filter, { sort, hint, limit: limit > 0 ? skip + limit : undefined });
   const window = matches.slice(skip, limit > 0 ? skip + limit : undefined);
-  const project = projection && Object.keys(projection).length > 0 ? compileProjection(projection, filter) : null;
+  const project = projection && Object.keys(projection).length > 0 ? compileProjection(plainNumbers(projection), plainNumbers(filter)) : null;
   const out = project ? window.map((m) => encode(project(m.doc))) : window.map((m) => m.raw);
   let batchSize = numberArg(cmd, 'batchSize');
   if (batchSize !== undefined && batchSize < 0) throw new ArgonError('BadValue', 'batchSize value must be non-negative');
@@ -105,7 +105,8 @@ function parseUpdate(raw: Document): UpdateStatement {
   if (typeof raw.u !== 'object' || raw.u === null) throw new ArgonError('TypeMismatch', "The 'u' field of an update must be an object or an array");
   return {
     q: raw.q as Document,
-    u: raw.u as Document | Document[],
+    // A pipeline update's constants are expression arguments; operator updates keep exact types.
+    u: Array.isArray(raw.u) ? plainNumbers(raw.u as Document[]) : (raw.u as Document),
     upsert: boolArg(raw, 'upsert', false),
     multi: boolArg(raw, 'multi', false),
     arrayFilters: raw.arrayFilters as Document[] | undefined,
@@ -202,7 +203,7 @@ export async function findAndModify(cmd: Document, ctx: CommandContext): Promise
   if (remove && u !== undefined) throw new ArgonError('FailedToParse', 'Cannot specify both an update and remove=true');
   if (!remove && u === undefined) throw new ArgonError('FailedToParse', 'Either an update or remove=true must be specified');
   if (remove && (upsert || returnNew)) throw new ArgonError('FailedToParse', 'Cannot specify both upsert=true and remove=true');
-  const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields, query) : (d: Document) => d;
+  const project = fields && Object.keys(fields).length > 0 ? compileProjection(plainNumbers(fields), plainNumbers(query)) : (d: Document) => d;
 
   const { result } = await ctx.store.transact(ctx.branch, (tx) => {
     if (remove) {
@@ -211,7 +212,7 @@ export async function findAndModify(cmd: Document, ctx: CommandContext): Promise
       tx.delete(ctx.db, coll, m.doc._id);
       return { lastErrorObject: { n: 1 }, value: project(m.doc) };
     }
-    const st: UpdateStatement = { q: query, u: u!, upsert, multi: false, arrayFilters: cmd.arrayFilters as Document[] | undefined };
+    const st: UpdateStatement = { q: query, u: Array.isArray(u) ? plainNumbers(u) : u!, upsert, multi: false, arrayFilters: cmd.arrayFilters as Document[] | undefined };
     const r = runUpdate(tx, ctx, coll, st, sort);
     const lastErrorObject: Document = { n: r.n, updatedExisting: r.n > 0 && r.upsertedId === undefined };
     if (r.upsertedId !== undefined) lastErrorObject.upserted = r.upsertedId;

@@ -6,7 +6,7 @@ import type { IndexRange } from '../storage/types.js';
 import { ArgonError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { decodeFaithful } from './documents.js';
-import { toNumber } from './values.js';
+import { plainNumbers, toNumber } from './values.js';
 
 /** A matching document: its stored bytes (sent back as they are) and its decoded form. */
 export interface Match {
@@ -43,7 +43,7 @@ export function plan(ctx: CommandContext, coll: string, filter: Document, sort?:
 
 /** The documents of `coll` matching `filter`, in sort order when `sort` is given. */
 export function findMatches(ctx: CommandContext, coll: string, filter: Document, options: MatchOptions = {}): Match[] {
-  const predicate = compileFilter(filter);
+  const predicate = compileFilter(plainNumbers(filter));
   const out: Match[] = [];
   const limit = options.sort ? Infinity : (options.limit ?? Infinity);
   for (const raw of candidates(ctx, coll, filter, options.sort, options.hint)) {
@@ -55,6 +55,7 @@ export function findMatches(ctx: CommandContext, coll: string, filter: Document,
   if (options.sort && Object.keys(options.sort).length > 0) {
     const cmp = compileSort(options.sort);
     out.sort((a, b) => cmp(a.doc, b.doc));
+    if (options.limit !== undefined && out.length > options.limit) out.length = options.limit;
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { Document } from 'bson';
-import { Long } from 'bson';
+import { Long, ObjectId } from 'bson';
 import type { CommandContext } from './context.js';
 
 /** Wire versions of MongoDB 7.0: drivers refuse servers outside the range they support. */
@@ -10,7 +10,8 @@ export const MAX_MESSAGE_SIZE_BYTES = 48_000_000;
 export const MAX_WRITE_BATCH_SIZE = 100_000;
 export const SESSION_TIMEOUT_MINUTES = 30;
 
-const processId = Long.fromNumber(Date.now());
+// Drivers compare topology versions with processId.equals(): it must be an ObjectId, as mongod sends.
+const processId = new ObjectId();
 
 /** `hello` and the legacy `isMaster`: a standalone, writable server. */
 export function hello(cmd: Document, ctx: CommandContext, legacy = false): Document {

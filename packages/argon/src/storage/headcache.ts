@@ -39,4 +39,10 @@ export class HeadCache {
       this.youngBytes = 0;
     }
   }
+
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
+    this.youngBytes = 0;
+  }
 }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { ABORT } from 'lmdb';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
@@ -130,33 +131,58 @@ export class Store {
   async transact<T>(branch: string, fn: (tx: WriteTx) => T): Promise<CommitResult & { result: T }> {
     this.assertOpen();
     const record = this.branch(branch);
+    let outcome: { result: T; lsn: number; time: number } | undefined;
+    let failure: { error: unknown } | undefined;
+    // A child transaction of lmdb-js's next write batch: concurrent batches share one commit and
+    // one flush (group commit) off the main thread, while a batch that throws is rolled back alone.
+    const committed = this.t.env.childTransaction(() => {
+      try {
+        outcome = this.applyBatch(record, fn);
+        return undefined;
+      } catch (error) {
+        failure = { error };
+        return ABORT;
+      }
+    });
+    try {
+      await committed;
+    } catch (error) {
+      // The shared commit itself failed: in-memory state may be ahead of the disk, so forget caches.
+      this.headCache.clear();
+      this.catalogCache.clear();
+      throw error;
+    }
+    if (failure) throw failure.error;
+    await this.t.env.flushed;
+    const { result, lsn, time } = outcome!;
+    return { lsn, time: new Date(time), result };
+  }
+
+  /**
+   * Runs one batch inside the current write transaction and, if it wrote anything, advances the
+   * in-memory state at once: later batches of the same commit must see its LSN, counters and
+   * cached documents.
+   */
+  private applyBatch<T>(record: BranchRecord, fn: (tx: WriteTx) => T): { result: T; lsn: number; time: number } {
     const lsn = this.lsn + 1;
     const time = Math.max(this.now(), this.lastTs);
     const counters = { ...this.counters };
     const view = new View(this.ceilings(record), HEAD);
-    let tx!: WriteTx;
-    let result!: T;
-    let wrote = false;
-    this.t.env.transactionSync(() => {
-      tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater);
-      result = fn(tx);
-      wrote = tx.finish();
-      if (!wrote) return;
-      this.t.meta.put('lsn', lsn);
-      this.t.meta.put('lastTs', time);
-      this.t.meta.put('nextNsId', counters.nextNsId);
-      this.t.meta.put('nextIndexId', counters.nextIndexId);
-      this.t.branches.put(record.id, { ...record, ownBytes: record.ownBytes + tx.ownBytes });
-    });
-    if (!wrote) return { lsn: this.lsn, time: new Date(this.lastTs), result };
+    const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater);
+    const result = fn(tx);
+    if (!tx.finish()) return { result, lsn: this.lsn, time: this.lastTs };
+    this.t.meta.put('lsn', lsn);
+    this.t.meta.put('lastTs', time);
+    this.t.meta.put('nextNsId', counters.nextNsId);
+    this.t.meta.put('nextIndexId', counters.nextIndexId);
+    this.t.branches.put(record.id, { ...record, ownBytes: record.ownBytes + tx.ownBytes });
     this.lsn = lsn;
     this.lastTs = time;
     this.counters = counters;
     record.ownBytes += tx.ownBytes;
     for (const [group, value] of tx.writtenDocs) this.headCache.set(HeadCache.key(record.id, group), value);
     if (tx.catalogChanged) this.catalogCache.clear();
-    await this.t.env.flushed;
-    return { lsn, time: new Date(time), result };
+    return { result, lsn, time };
   }
 
   /** Applies a list of operations atomically: if any fails, none is written. */

@@ -201,7 +201,7 @@ export class WriteTx {
   dropIndex(db: string, coll: string, name: string): void {
     const entry = this.collection(db, coll);
     if (!entry) throw new ArgonError('NamespaceNotFound', `ns not found ${db}.${coll}`);
-    if (name === '_id_') throw new ArgonError('BadValue', 'cannot drop _id index');
+    if (name === '_id_') throw new ArgonError('InvalidOptions', 'cannot drop _id index');
     if (!entry.indexes.some((ix) => ix.name === name)) {
       throw new ArgonError('IndexNotFound', `index not found with name [${name}]`);
     }
