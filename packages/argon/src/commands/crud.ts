@@ -10,7 +10,7 @@ import { cursorReply } from './cursor-commands.js';
 import { encode, withId } from './documents.js';
 import { findMatches, type Match } from './exec.js';
 import { MAX_WRITE_BATCH_SIZE } from './hello.js';
-import { boolArg, docArg, numberArg, plainNumbers, stringArg, toNumber } from './values.js';
+import { boolArg, docArg, numberArg, plainNumbers, stringArg, toNumber, typeName } from './values.js';
 
 interface WriteError {
   index: number;
@@ -23,6 +23,12 @@ interface WriteError {
 function writeError(index: number, err: unknown): WriteError {
   if (err instanceof ArgonError) return { index, code: err.code, codeName: err.codeName, errmsg: err.message, ...err.info };
   throw err;
+}
+
+function isDocument(v: unknown): v is Document {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || (v as { _bsontype?: string })._bsontype !== undefined) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 function batchOf(cmd: Document, field: string): Document[] {
@@ -44,6 +50,10 @@ export async function insert(cmd: Document, ctx: CommandContext): Promise<Docume
   const coll = stringArg(cmd, 'insert');
   const docs = batchOf(cmd, 'documents');
   const ordered = boolArg(cmd, 'ordered', true);
+  // A non-document entry is a malformed command, refused whole before anything is written.
+  docs.forEach((doc, index) => {
+    if (!isDocument(doc)) throw new ArgonError('TypeMismatch', `BSON field 'insert.documents.${index}' is the wrong type '${typeName(doc)}', expected type 'object'`);
+  });
   const errors: WriteError[] = [];
   let n = 0;
   await ctx.store.transact(ctx.branch, (tx) => {

@@ -1,5 +1,4 @@
 import type { Document } from 'bson';
-import { Long, ObjectId } from 'bson';
 import type { CommandContext } from './context.js';
 
 /** Wire versions of MongoDB 7.0: drivers refuse servers outside the range they support. */
@@ -10,8 +9,8 @@ export const MAX_MESSAGE_SIZE_BYTES = 48_000_000;
 export const MAX_WRITE_BATCH_SIZE = 100_000;
 export const SESSION_TIMEOUT_MINUTES = 30;
 
-// Drivers compare topology versions with processId.equals(): it must be an ObjectId, as mongod sends.
-const processId = new ObjectId();
+// No topologyVersion: with one, drivers switch to streaming (exhaust) hello monitoring, which
+// needs moreToCome replies that Argon does not send; without it they poll, as with older servers.
 
 /** `hello` and the legacy `isMaster`: a standalone, writable server. */
 export function hello(cmd: Document, ctx: CommandContext, legacy = false): Document {
@@ -19,7 +18,6 @@ export function hello(cmd: Document, ctx: CommandContext, legacy = false): Docum
   return {
     ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
     helloOk: true,
-    topologyVersion: { processId, counter: Long.ZERO },
     maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
     maxMessageSizeBytes: MAX_MESSAGE_SIZE_BYTES,
     maxWriteBatchSize: MAX_WRITE_BATCH_SIZE,

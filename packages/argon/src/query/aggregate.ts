@@ -78,8 +78,27 @@ function positiveInt(v: unknown, stage: string, allowZero: boolean): number {
   return n;
 }
 
+/**
+ * MongoDB 5's concise `$lookup` (localField/foreignField together with a pipeline) as the
+ * let/pipeline form mingo understands: the equality join becomes a leading `$match`. An array
+ * localField matches any of its elements, as in the plain form.
+ */
+function rewriteConciseLookup(stage: Document): Document {
+  const spec = stage.$lookup as Document | undefined;
+  if (!isPlainObject(spec) || spec.localField === undefined || spec.foreignField === undefined || !Array.isArray(spec.pipeline)) return stage;
+  const { localField, foreignField, pipeline, let: lets, ...rest } = spec;
+  const local = '__argonLocal';
+  const join = {
+    $match: {
+      $expr: { $in: [`$${String(foreignField)}`, { $cond: [{ $isArray: `$$${local}` }, `$$${local}`, [`$$${local}`]] }] },
+    },
+  };
+  return { $lookup: { ...rest, let: { ...(lets as Document | undefined), [local]: `$${String(localField)}` }, pipeline: [join, ...(pipeline as Document[])] } };
+}
+
 export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx: PipelineContext): PipelineResult {
   if (!Array.isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
+  pipeline = pipeline.map(rewriteConciseLookup);
   const names = pipeline.map(stageName);
   const result: PipelineResult = { docs: [] };
   let stages = pipeline;

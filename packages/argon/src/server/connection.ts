@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Document } from 'bson';
+import { deserialize, type Document } from 'bson';
 import type { Logger } from 'pino';
 import { ArgonError } from '../errors.js';
 import { lookupCommand } from '../commands/registry.js';
@@ -9,9 +9,9 @@ import type { Store } from '../storage/store.js';
 import { decodeCompressed, encodeCompressed } from '../wire/compression.js';
 import { WireError } from '../wire/errors.js';
 import { MessageFramer, type RawMessage } from '../wire/framing.js';
-import { decodeOpMsg, encodeOpMsg, encodeOpMsgRaw } from '../wire/opmsg.js';
+import { decodeOpMsg, encodeOpMsg, encodeOpMsgRaw, type EncodeOpMsgOptions } from '../wire/opmsg.js';
 import { decodeOpQuery, encodeOpReply } from '../wire/opquery.js';
-import { OpCode } from '../wire/protocol.js';
+import { HEADER_SIZE, OpCode } from '../wire/protocol.js';
 
 export interface EndpointInfo {
   branch: string;
@@ -19,7 +19,21 @@ export interface EndpointInfo {
 }
 
 let nextConnectionId = 1;
-let nextResponseId = 1;
+let lastResponseId = 0;
+
+/** requestIds are int32 on the wire: wrap around instead of overflowing writeInt32LE. */
+function nextResponseId(): number {
+  lastResponseId = lastResponseId >= 0x7fffffff ? 1 : lastResponseId + 1;
+  return lastResponseId;
+}
+
+/**
+ * Flow control. A client may pipeline requests without reading the replies; the server stops
+ * reading from its socket while this many messages wait to be handled...
+ */
+const MAX_PENDING_MESSAGES = 64;
+/** ...or while this many reply bytes sit unsent in the socket's buffer. */
+const MAX_BUFFERED_REPLY_BYTES = 4 * 1024 * 1024;
 
 /**
  * One client connection: frames messages, runs them one after another (a client expects replies
@@ -31,6 +45,11 @@ export class Connection {
   private readonly framer = new MessageFramer();
   private queue: Promise<void> = Promise.resolve();
   private clientMetadata?: Document;
+  /** Messages framed but not yet handled. */
+  private pending = 0;
+  private readPaused = false;
+  /** Set when the server gave up on the stream: queued messages are dropped. */
+  private abandoned = false;
 
   constructor(
     private readonly socket: Socket,
@@ -43,6 +62,44 @@ export class Connection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err, connectionId: this.id }, 'socket error'));
+    socket.on('drain', () => this.throttle());
+  }
+
+  /** Closes the connection on a broken stream; messages still queued are not handled. */
+  private abandon(): void {
+    this.abandoned = true;
+    this.socket.destroy();
+  }
+
+  /** Pauses reading while too much work or too many unsent reply bytes are queued. */
+  private throttle(): void {
+    const overloaded = this.pending >= MAX_PENDING_MESSAGES || this.socket.writableLength >= MAX_BUFFERED_REPLY_BYTES;
+    if (overloaded && !this.readPaused && !this.socket.destroyed) {
+      this.readPaused = true;
+      this.socket.pause();
+    } else if (!overloaded && this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Resolves once the socket's send buffer has room again (or the socket is gone). */
+  private writeRoom(): Promise<void> | void {
+    if (this.socket.writableLength < MAX_BUFFERED_REPLY_BYTES || !this.socket.writable) return;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private send(reply: Buffer): void {
+    if (!this.socket.writable) return;
+    this.socket.write(reply);
   }
 
   private onData(chunk: Buffer): void {
@@ -51,56 +108,102 @@ export class Connection {
       messages = this.framer.push(chunk);
     } catch (err) {
       this.log.warn({ connectionId: this.id, err: (err as Error).message }, 'closing connection: unframeable input');
-      this.socket.destroy();
+      this.abandon();
       return;
     }
     for (const message of messages) {
-      // Messages may be views into the chunk; copy so the socket buffer is not pinned.
-      const copy: RawMessage = { ...message, body: Buffer.from(message.body), message: Buffer.from(message.message) };
-      this.queue = this.queue.then(() => this.handle(copy)).catch((err) => {
-        this.log.error({ err, connectionId: this.id }, 'unexpected error while handling a message');
-        this.socket.destroy();
-      });
+      // Messages may be views into the chunk; copy (once) so the socket buffer is not pinned.
+      const bytes = Buffer.from(message.message);
+      const copy: RawMessage = { header: message.header, message: bytes, body: bytes.subarray(HEADER_SIZE) };
+      this.pending++;
+      this.queue = this.queue
+        .then(() => this.writeRoom())
+        .then(() => (this.abandoned ? undefined : this.handle(copy)))
+        .catch((err) => {
+          this.log.error({ err, connectionId: this.id }, 'unexpected error while handling a message');
+          this.abandon();
+        })
+        .finally(() => {
+          this.pending--;
+          this.throttle();
+        });
     }
+    this.throttle();
   }
 
   private async handle(message: RawMessage, compressorId?: number): Promise<void> {
     const { header } = message;
-    if (header.opCode === OpCode.OP_COMPRESSED) {
-      const inner = decodeCompressed(message);
-      return this.handle(inner.message, inner.compressorId);
-    }
+    if (header.opCode === OpCode.OP_COMPRESSED) return this.handleCompressed(message);
     let reply: Buffer | null;
     if (header.opCode === OpCode.OP_MSG) reply = await this.handleOpMsg(message);
     else if (header.opCode === OpCode.OP_QUERY) reply = await this.handleOpQuery(message);
-    else {
-      this.log.warn({ connectionId: this.id, opCode: header.opCode }, 'closing connection: unsupported opcode');
-      this.socket.destroy();
+    else return this.unsupportedOpcode(header.opCode);
+    if (reply === null) return;
+    // A compressed request is answered with the same compressor, noop included (as mongod does).
+    this.send(compressorId !== undefined ? encodeCompressed(reply, compressorId, nextResponseId(), header.requestId) : reply);
+  }
+
+  private unsupportedOpcode(opCode: number): void {
+    this.log.warn({ connectionId: this.id, opCode }, 'closing connection: unsupported opcode');
+    this.abandon();
+  }
+
+  /**
+   * OP_COMPRESSED: the frame is sound, so a bad payload (unknown compressor, corrupt zlib data,
+   * lying sizes) gets an error reply in the protocol of the wrapped message, uncompressed since
+   * the compressor may be one we do not speak. Wrapping an opcode we do not speak closes the
+   * connection, as that opcode would uncompressed (and saves inflating it).
+   */
+  private async handleCompressed(message: RawMessage): Promise<void> {
+    const { body, header } = message;
+    const originalOpcode = body.length >= 4 ? body.readInt32LE(0) : undefined;
+    if (
+      body.length >= 9 &&
+      originalOpcode !== OpCode.OP_MSG &&
+      originalOpcode !== OpCode.OP_QUERY &&
+      originalOpcode !== OpCode.OP_COMPRESSED
+    ) {
+      return this.unsupportedOpcode(originalOpcode!);
+    }
+    let inner: ReturnType<typeof decodeCompressed>;
+    try {
+      inner = decodeCompressed(message);
+    } catch (err) {
+      const replyOpts = { requestId: nextResponseId(), responseTo: header.requestId };
+      const doc = errorReply(err);
+      this.send(originalOpcode === OpCode.OP_QUERY ? encodeOpReply([doc], replyOpts) : encodeOpMsg(doc, replyOpts));
       return;
     }
-    if (reply === null || this.socket.destroyed) return;
-    this.socket.write(compressorId !== undefined && compressorId !== 0 ? encodeCompressed(reply, compressorId, nextResponseId++, header.requestId) : reply);
+    return this.handle(inner.message, inner.compressorId);
   }
 
   private async handleOpMsg(message: RawMessage): Promise<Buffer | null> {
-    const replyOpts = { requestId: nextResponseId++, responseTo: message.header.requestId };
+    const replyOpts: EncodeOpMsgOptions = { requestId: nextResponseId(), responseTo: message.header.requestId };
     let moreToCome = false;
     let result: CommandResult;
     try {
       const msg = decodeOpMsg(message.body, { faithful: true, header: message.header });
       moreToCome = msg.moreToCome;
       const doc: Document = { ...msg.doc };
-      for (const [identifier, docs] of msg.sequences) doc[identifier] = docs;
+      // defineProperty: an identifier such as "__proto__" must become a field, not a prototype.
+      for (const [identifier, docs] of msg.sequences) {
+        Object.defineProperty(doc, identifier, { value: docs, enumerable: true, writable: true, configurable: true });
+      }
       result = await this.run(doc);
     } catch (err) {
       result = errorReply(err);
     }
     if (moreToCome) return null;
-    return isRawReply(result) ? encodeOpMsgRaw(result.raw, replyOpts) : encodeOpMsg(result, replyOpts);
+    try {
+      return isRawReply(result) ? encodeOpMsgRaw(result.raw, replyOpts) : encodeOpMsg(result, replyOpts);
+    } catch (err) {
+      // The reply itself cannot be sent (e.g. too large): the client still gets an answer.
+      return encodeOpMsg(errorReply(err), replyOpts);
+    }
   }
 
   private async handleOpQuery(message: RawMessage): Promise<Buffer> {
-    const replyOpts = { requestId: nextResponseId++, responseTo: message.header.requestId };
+    const replyOpts = { requestId: nextResponseId(), responseTo: message.header.requestId };
     let result: CommandResult;
     try {
       const q = decodeOpQuery(message.body);
@@ -113,13 +216,21 @@ export class Connection {
       result = errorReply(err);
     }
     // OP_REPLY carries documents, not raw replies: the handshake and old commands are small.
-    const doc = isRawReply(result) ? (await import('bson')).deserialize(result.raw) : result;
-    return encodeOpReply([doc], replyOpts);
+    try {
+      const doc = isRawReply(result) ? deserialize(result.raw) : result;
+      return encodeOpReply([doc], replyOpts);
+    } catch (err) {
+      return encodeOpReply([errorReply(err)], replyOpts);
+    }
   }
 
   private async run(doc: Document): Promise<CommandResult> {
     const name = Object.keys(doc)[0];
     if (name === undefined) throw new ArgonError('BadValue', 'empty command document');
+    if (doc.startTransaction === true || doc.autocommit === false) {
+      // A standalone mongod refuses multi-document transactions the same way.
+      throw new ArgonError('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+    }
     const spec = lookupCommand(name);
     if (!spec) throw new ArgonError('CommandNotFound', `no such command: '${name}'`);
     const db = doc.$db;
