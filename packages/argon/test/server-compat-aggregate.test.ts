@@ -280,7 +280,7 @@ describe('known gaps', () => {
     assert.deepEqual(d, [{ _id: 0, count: 2 }, { _id: 'big', count: 3 }]);
   });
 
-  test('$out that is not the last stage is error 40601', { todo: 'Argon answers BadValue (2)' }, async () => {
+  test('$out that is not the last stage is error 40601', async () => {
     await rejectsCode(agg('sales', [{ $match: {} }, { $out: 'x' }, { $limit: 1 }]), 40601);
   });
 
@@ -290,15 +290,15 @@ describe('known gaps', () => {
     assert.ok(g!.sum instanceof Int32, `sum is ${g!.sum?._bsontype}`);
   });
 
-  test('an unknown pipeline stage is error 40324', { todo: 'Argon answers BadValue (2) with expectedCode 40324' }, async () => {
+  test('an unknown pipeline stage is error 40324', async () => {
     await rejectsCode(agg('sales', [{ $frobnicate: {} }]), 40324);
   });
 
-  test('$group without _id is error 15955', { todo: 'mingo error surfaces as BadValue (2)' }, async () => {
+  test('$group without _id is error 15955', async () => {
     await rejectsCode(agg('sales', [{ $group: { n: { $sum: 1 } } }]), 15955);
   });
 
-  test('$merge whenMatched "fail" is DuplicateKey 11000 and whenNotMatched "fail" is 13113', { todo: 'whenMatched fail is 11000 already; whenNotMatched fail answers BadValue (2) instead of 13113' }, async () => {
+  test('$merge whenMatched "fail" is DuplicateKey 11000 and whenNotMatched "fail" is 13113', async () => {
     await coll('mf').insertMany([{ _id: 1 }]);
     await rejectsCode(agg('sales', [{ $match: { _id: 1 } }, { $project: { _id: 1 } }, { $merge: { into: 'mf', whenMatched: 'fail' } }]), 11000);
     await rejectsCode(agg('sales', [{ $match: { _id: 2 } }, { $project: { _id: 1 } }, { $merge: { into: 'mf', whenNotMatched: 'fail' } }]), 13113);

@@ -79,7 +79,7 @@ function mergeInto(tx: WriteTx, spec: MergeSpec, docs: Document[]): void {
     const match = existing.get(keyOf(doc));
     if (!match) {
       if (spec.whenNotMatched === 'insert') tx.insert(spec.db, spec.coll, withId(doc));
-      else if (spec.whenNotMatched === 'fail') throw new ArgonError('BadValue', '$merge could not find a matching document in the target collection');
+      else if (spec.whenNotMatched === 'fail') throw new ArgonError('Location13113', '$merge could not find a matching document in the target collection');
       continue;
     }
     switch (spec.whenMatched) {

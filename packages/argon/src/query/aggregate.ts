@@ -104,7 +104,10 @@ export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx
   let stages = pipeline;
   const lastName = names[names.length - 1];
   names.forEach((n, i) => {
-    if ((n === '$out' || n === '$merge') && i !== names.length - 1) throw badValue(`${n} can only be the final stage in the pipeline`);
+    if ((n === '$out' || n === '$merge') && i !== names.length - 1) throw new ArgonError('Location40601', `${n} can only be the final stage in the pipeline`);
+    if (n === '$group' && (typeof pipeline[i]!.$group !== 'object' || pipeline[i]!.$group === null || !('_id' in pipeline[i]!.$group))) {
+      throw new ArgonError('Location15955', 'a group specification must include an _id');
+    }
   });
   if (lastName === '$out') {
     result.out = parseOut(pipeline[pipeline.length - 1]!.$out, ctx);
@@ -171,7 +174,7 @@ export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx
       case '$merge':
         throw badValue(`${name} can only be the final stage in the pipeline`);
       default:
-        throw new ArgonError('BadValue', `Unrecognized pipeline stage name: '${name}'`, { expectedCode: 40324 });
+        throw new ArgonError('Location40324', `Unrecognized pipeline stage name: '${name}'`);
     }
     i++;
   }

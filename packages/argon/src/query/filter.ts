@@ -369,7 +369,7 @@ export function buildRegex(pattern: unknown, options: unknown): RegExp {
   try {
     return new RegExp(source, js);
   } catch (e) {
-    throw badValue(`Regular expression is invalid: ${(e as Error).message}`);
+    throw new ArgonError('Location51091', `Regular expression is invalid: ${(e as Error).message}`);
   }
 }
 

@@ -25,10 +25,8 @@ function isNode(x: Node | Leaf): x is Node {
   return (x as Node).children !== undefined;
 }
 
-/** 31254 is in errors.ts; 31253 and 31250 are not yet (BadValue carries the intended code in `info`). */
-function projectionError(code: number, message: string): ArgonError {
-  if (code === 31254) return new ArgonError('Location31254', message);
-  return new ArgonError('BadValue', message, { expectedCode: code });
+function projectionError(code: 31250 | 31253 | 31254, message: string): ArgonError {
+  return new ArgonError(`Location${code}`, message);
 }
 
 function parseLeaf(path: string, v: unknown, filter: Document | undefined): Leaf {
