@@ -36,6 +36,7 @@ export const ErrorCodes = {
   Location13113: 13113,
   Location15955: 15955,
   Location31250: 31250,
+  Location40066: 40066,
   Location31253: 31253,
   Location31254: 31254,
   Location40324: 40324,

@@ -269,7 +269,7 @@ describe('known gaps', () => {
     assert.deepEqual(concise, [{ _id: 4, inv: [{ instock: 0 }] }]);
   });
 
-  test('$bucket: boundaries are [lower, upper) and empty buckets are not output', { todo: 'mingo 7.2.7 $bucket puts a value equal to a boundary in the lower bucket and emits empty buckets' }, async () => {
+  test('$bucket: boundaries are [lower, upper) and empty buckets are not output', async () => {
     const b = await agg('sales', [{ $bucket: { groupBy: '$price', boundaries: [0, 10, 20, 30], default: 'other', output: { count: { $sum: 1 }, ids: { $push: '$_id' } } } }]);
     assert.deepEqual(b, [
       { _id: 0, count: 2, ids: [3, 4] },

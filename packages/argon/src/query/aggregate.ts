@@ -96,9 +96,33 @@ function rewriteConciseLookup(stage: Document): Document {
   return { $lookup: { ...rest, let: { ...(lets as Document | undefined), [local]: `$${String(localField)}` }, pipeline: [join, ...(pipeline as Document[])] } };
 }
 
+/** Marks documents that fell outside every bucket of a `$bucket` without `default`. */
+const NO_BUCKET = '$__argonNoBucket';
+
+/**
+ * `$bucket` as the manual defines it, a `$group` on the bucket's lower boundary then a `$sort`
+ * (mingo 7 puts boundary values in the wrong bucket and emits empty ones).
+ */
+function rewriteBucket(stage: Document): Document[] {
+  const spec = stage.$bucket as Document | undefined;
+  if (!isPlainObject(spec)) return [stage];
+  const { groupBy, boundaries, output } = spec;
+  if (!Array.isArray(boundaries) || boundaries.length < 2) throw badValue("$bucket requires 'boundaries' to be an array of at least two values");
+  const branches = boundaries.slice(0, -1).map((lower, i) => ({
+    case: { $and: [{ $gte: [groupBy, lower] }, { $lt: [groupBy, boundaries[i + 1]] }] },
+    then: lower,
+  }));
+  const otherwise = 'default' in spec ? spec.default : { $literal: NO_BUCKET };
+  const accumulators = isPlainObject(output) ? output : { count: { $sum: 1 } };
+  return [
+    { $group: { _id: { $switch: { branches, default: otherwise } }, ...accumulators } },
+    { $sort: { _id: 1 } },
+  ];
+}
+
 export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx: PipelineContext): PipelineResult {
   if (!Array.isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
-  pipeline = pipeline.map(rewriteConciseLookup);
+  pipeline = pipeline.map(rewriteConciseLookup).flatMap(rewriteBucket);
   const names = pipeline.map(stageName);
   const result: PipelineResult = { docs: [] };
   let stages = pipeline;
@@ -177,6 +201,9 @@ export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx
         throw new ArgonError('Location40324', `Unrecognized pipeline stage name: '${name}'`);
     }
     i++;
+  }
+  if (docs.some((d) => d._id === NO_BUCKET)) {
+    throw new ArgonError('Location40066', '$switch could not find a matching branch for an input, and no default was specified.');
   }
   result.docs = docs;
   return result;
