@@ -111,3 +111,22 @@ test('the change log is readable per branch from any LSN', async () => {
     await done();
   }
 });
+
+test('scans stay right past long version histories (seeking beyond a hot document)', async () => {
+  const { store, done } = await tempStore();
+  try {
+    await store.write('main', Array.from({ length: 5 }, (_, i) => ({ op: 'insert' as const, db: 'd', coll: 'c', doc: { _id: i, v: 0 } })));
+    await store.createBranch('early');
+    for (let v = 1; v <= 40; v++) {
+      await store.write('main', [{ op: 'replace', db: 'd', coll: 'c', doc: { _id: 2, v } }, { op: 'replace', db: 'd', coll: 'c', doc: { _id: 3, v } }]);
+    }
+    const mid = store.headLsn - 20;
+    assert.deepEqual([...store.scan('main', 'd', 'c')].map((d) => [d._id, d.v]), [[0, 0], [1, 0], [2, 40], [3, 40], [4, 0]]);
+    assert.deepEqual([...store.scan('early', 'd', 'c')].map((d) => d.v), [0, 0, 0, 0, 0]);
+    assert.deepEqual([...store.scan({ branch: 'main', lsn: mid }, 'd', 'c')].map((d) => d.v), [0, 0, 30, 30, 0]);
+    assert.deepEqual([...store.scan('main', 'd', 'c', { lower: { value: 2, inclusive: false } })].map((d) => d._id), [3, 4]);
+    assert.deepEqual([...store.scan('main', 'd', 'c', {}, { reverse: true })].map((d) => d.v), [0, 40, 40, 0, 0]);
+  } finally {
+    await done();
+  }
+});

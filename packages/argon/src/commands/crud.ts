@@ -90,6 +90,13 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
   if (cmd.min !== undefined || cmd.max !== undefined) {
     throw new ArgonError('NotImplemented', 'find min/max are not supported yet (see docs/compatibility.md); use a range filter');
   }
+  const byId = plainIdLookup(filter);
+  if (byId.is && !sort && !projection && skip === 0 && hint === undefined && numberArg(cmd, 'batchSize') !== 0) {
+    // The hot point read: the stored bytes go out as they are, with no decode and no re-check
+    // (key equality in the store is MongoDB's equality for _id).
+    const raw = ctx.store.getRaw(ctx.branch, ctx.db, coll, byId.id);
+    return cursorReply(ctx, `${ctx.db}.${coll}`, raw ? [raw] : [], undefined, true);
+  }
   const matches = findMatches(ctx, coll, filter, { sort, hint, limit: limit > 0 ? skip + limit : undefined });
   const window = matches.slice(skip, limit > 0 ? skip + limit : undefined);
   const project = projection && Object.keys(projection).length > 0 ? compileProjection(plainNumbers(projection), plainNumbers(filter)) : null;
@@ -98,6 +105,20 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
   if (batchSize !== undefined && batchSize < 0) throw new ArgonError('BadValue', 'batchSize value must be non-negative');
   if (limit > 0 && (batchSize === undefined || batchSize > limit)) batchSize = limit;
   return cursorReply(ctx, `${ctx.db}.${coll}`, out, batchSize, singleBatch);
+}
+
+/** `{_id: value}` with a plain value (no operators, no regex): answerable by one key lookup. */
+function plainIdLookup(filter: Document): { is: true; id: unknown } | { is: false } {
+  const keys = Object.keys(filter);
+  if (keys.length !== 1 || keys[0] !== '_id') return { is: false };
+  const id = filter._id;
+  if (id === null || id === undefined || Array.isArray(id)) return { is: false };
+  if (typeof id === 'object') {
+    const t = (id as { _bsontype?: string })._bsontype;
+    if (t === 'BSONRegExp' || id instanceof RegExp) return { is: false };
+    if (t === undefined && Object.keys(id).some((k) => k.startsWith('$'))) return { is: false };
+  }
+  return { is: true, id };
 }
 
 // ---- update ----------------------------------------------------------------------------

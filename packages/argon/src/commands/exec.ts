@@ -24,7 +24,7 @@ export interface MatchOptions {
 
 /** Chooses how to read a collection for a filter; `explain` reports the same choice. */
 export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document, hint?: string | Document): QueryPlan {
-  const info = ctx.store.listCollections(ctx.branch, ctx.db).find((c) => c.name === coll);
+  const info = ctx.store.collection(ctx.branch, ctx.db, coll);
   const indexes = (info?.indexes ?? []).filter((ix) => ix.name !== '_id_');
   if (hint === undefined) return planFind(filter, sort, indexes);
   if (typeof hint === 'object' && hint !== null && '$natural' in hint) return { kind: 'COLLSCAN' };

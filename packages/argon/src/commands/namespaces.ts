@@ -41,7 +41,7 @@ export async function create(cmd: Document, ctx: CommandContext): Promise<Docume
 
 export async function drop(cmd: Document, ctx: CommandContext): Promise<Document> {
   const name = stringArg(cmd, 'drop');
-  const before = ctx.store.listCollections(ctx.branch, ctx.db).find((c) => c.name === name);
+  const before = ctx.store.collection(ctx.branch, ctx.db, name);
   const { result } = await ctx.store.transact(ctx.branch, (tx) => tx.dropCollection(ctx.db, name));
   // Since 7.0 dropping a missing collection succeeds.
   return result ? { nIndexesWas: before?.indexes.length ?? 1, ns: `${ctx.db}.${name}`, ok: 1 } : { ok: 1 };
@@ -90,7 +90,7 @@ export function dbStats(cmd: Document, ctx: CommandContext): Document {
 
 export function collStats(cmd: Document, ctx: CommandContext): Document {
   const name = stringArg(cmd, 'collStats');
-  const info = ctx.store.listCollections(ctx.branch, ctx.db).find((c) => c.name === name);
+  const info = ctx.store.collection(ctx.branch, ctx.db, name);
   if (!info) throw new ArgonError('NamespaceNotFound', `Collection [${ctx.db}.${name}] not found.`);
   const count = ctx.store.count(ctx.branch, ctx.db, name);
   const size = collectionBytes(ctx, ctx.db, name);

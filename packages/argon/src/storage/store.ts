@@ -379,13 +379,15 @@ export class Store {
     }
   }
 
+  /** One collection's catalog entry (cached at head), or null if it does not exist. */
+  collection(point: ReadPoint | string, db: string, coll: string): CollectionInfo | null {
+    const { entry } = this.openRead(point, db, coll);
+    return entry && toCollectionInfo(entry);
+  }
+
   listCollections(point: ReadPoint | string, db?: string): CollectionInfo[] {
     const view = this.view(point);
-    return listCatalog(this.t.catalog, view, db).map((e) => ({
-      db: e.db,
-      name: e.coll,
-      indexes: [{ id: 0, name: '_id_', key: { _id: 1 } }, ...e.indexes],
-    }));
+    return listCatalog(this.t.catalog, view, db).map(toCollectionInfo);
   }
 
   listDatabases(point: ReadPoint | string): string[] {
@@ -578,6 +580,10 @@ export class Store {
   private assertOpen(): void {
     if (this.closed) throw new ArgonError('StoreClosed', 'The store is closed');
   }
+}
+
+function toCollectionInfo(e: CatalogEntry): CollectionInfo {
+  return { db: e.db, name: e.coll, indexes: [{ id: 0, name: '_id_', key: { _id: 1 } }, ...e.indexes] };
 }
 
 /** Key bound for a prefix + encoded value: inclusive lower and exclusive upper start at the value's own keys. */

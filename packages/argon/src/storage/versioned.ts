@@ -1,4 +1,5 @@
-import type { Database, RangeOptions } from 'lmdb';
+import type { Database } from 'lmdb';
+import { prefixSuccessor } from './keys.js';
 import type { Lsn } from './types.js';
 
 /**
@@ -12,6 +13,7 @@ import type { Lsn } from './types.js';
  * how deep the branch ancestry is.
  */
 export const SUFFIX_BYTES = 12;
+const MAX_WALK_IN_GROUP = 8;
 const LSN_CEILING = 2 ** 53 - 1;
 const TWO_32 = 2 ** 32;
 
@@ -83,26 +85,56 @@ export function getVisible(db: BinaryDb, group: Buffer, view: View): Version | u
  * (descending when `reverse`). Groups are told apart by stripping the version suffix.
  */
 export function* scanVisible(db: BinaryDb, lower: Buffer, upper: Buffer | null, view: View, reverse = false): Generator<Version> {
-  const range: RangeOptions = reverse
-    ? { start: upper ?? undefined, end: lower, reverse: true }
-    : { start: lower, end: upper ?? undefined };
+  if (reverse) {
+    yield* scanVisibleReverse(db, lower, upper, view);
+    return;
+  }
+  let start = lower;
+  for (;;) {
+    let current: Buffer | null = null;
+    let chosen: Version | undefined;
+    let passed = 0;
+    let resumeAt: Buffer | null = null;
+    for (const { key, value } of db.getRange({ start, end: upper ?? undefined })) {
+      const group = groupOf(key);
+      if (current === null || !group.equals(current)) {
+        if (chosen) yield chosen;
+        current = group;
+        chosen = undefined;
+        passed = 0;
+      } else if (chosen) {
+        // Versions of a group arrive newest first and the first visible one won. Past a few
+        // older versions (a hot document's history), seeking beyond the group is cheaper.
+        if (++passed > MAX_WALK_IN_GROUP) {
+          resumeAt = prefixSuccessor(group);
+          break;
+        }
+        continue;
+      }
+      const lsn = keyLsn(key);
+      const branch = keyBranch(key);
+      if (view.visible(lsn, branch)) chosen = { key, value, lsn, branch };
+    }
+    if (chosen) yield chosen;
+    if (resumeAt === null) return;
+    start = resumeAt;
+  }
+}
+
+/** Reverse scans see each group's versions oldest first: the last visible one wins. */
+function* scanVisibleReverse(db: BinaryDb, lower: Buffer, upper: Buffer | null, view: View): Generator<Version> {
   let current: Buffer | null = null;
   let chosen: Version | undefined;
-  for (const { key, value } of db.getRange(range)) {
+  for (const { key, value } of db.getRange({ start: upper ?? undefined, end: lower, reverse: true })) {
     if (upper !== null && Buffer.compare(key, upper) >= 0) continue;
-    if (Buffer.compare(key, lower) < 0) continue;
     const group = groupOf(key);
     if (current === null || !group.equals(current)) {
       if (chosen) yield chosen;
       current = group;
       chosen = undefined;
-    } else if (chosen && !reverse) {
-      continue;
     }
     const lsn = keyLsn(key);
     const branch = keyBranch(key);
-    // Forward, versions of a group arrive newest first: the first visible one wins.
-    // In reverse they arrive oldest first: the last visible one wins.
     if (view.visible(lsn, branch)) chosen = { key, value, lsn, branch };
   }
   if (chosen) yield chosen;
