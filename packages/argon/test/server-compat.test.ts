@@ -647,7 +647,7 @@ describe('known gaps', () => {
     await rejectsCode(coll('people').findOne({}, { projection: { age: 0, name: 1 } }), 31253);
   });
 
-  test('partial indexes: listIndexes shows partialFilterExpression; unique partial indexes work', { todo: 'partialFilterExpression is dropped (the index covers every document); unique partial is NotImplemented' }, async () => {
+  test('partial indexes: listIndexes shows partialFilterExpression; unique partial indexes work', async () => {
     const c = await reset('gap_partial', [{ _id: 1, p: 1 }, { _id: 2, p: 10 }, { _id: 3, p: 1 }]);
     await c.createIndex({ p: 1 }, { partialFilterExpression: { p: { $gt: 5 } }, name: 'p_part' });
     const ix = (await c.listIndexes().toArray()).find((i) => i.name === 'p_part');
@@ -655,5 +655,8 @@ describe('known gaps', () => {
     await c.createIndex({ p: -1 }, { unique: true, partialFilterExpression: { p: { $gt: 5 } } });
     await c.insertOne({ _id: 4, p: 1 });
     await rejectsCode(c.insertOne({ _id: 5, p: 10 }), 11000);
+    await c.insertOne({ _id: 6, p: 20 });
+    assert.deepEqual((await c.find({ p: { $lt: 5 } }).sort({ _id: 1 }).toArray()).map((d) => d._id), [1, 3, 4], 'documents outside the partial index are still found');
+    assert.deepEqual((await c.find({ p: { $gt: 5 } }).hint('p_part').toArray()).map((d) => d._id), [2, 6]);
   });
 });

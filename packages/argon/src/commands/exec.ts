@@ -26,7 +26,8 @@ export interface MatchOptions {
 export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document, hint?: string | Document): QueryPlan {
   const info = ctx.store.collection(ctx.branch, ctx.db, coll);
   const indexes = (info?.indexes ?? []).filter((ix) => ix.name !== '_id_');
-  if (hint === undefined) return planFind(filter, sort, indexes);
+  // A partial index holds only some documents: it is used when hinted, never chosen on its own.
+  if (hint === undefined) return planFind(filter, sort, indexes.filter((ix) => !ix.partialFilterExpression));
   if (typeof hint === 'object' && hint !== null && '$natural' in hint) return { kind: 'COLLSCAN' };
   const wanted = typeof hint === 'string' ? hint : JSON.stringify(Object.fromEntries(Object.entries(hint).map(([f, d]) => [f, (toNumber(d) ?? 1) < 0 ? -1 : 1])));
   const matches = (ix: { name: string; key: Record<string, number> }) => (typeof hint === 'string' ? ix.name === wanted : JSON.stringify(ix.key) === wanted);

@@ -25,8 +25,12 @@ function parseSpec(raw: Document): IndexSpec {
   const spec: IndexSpec = { name: (raw.name as string | undefined) ?? defaultIndexName(raw.key as Document), key };
   if (raw.unique === true) spec.unique = true;
   if (raw.sparse === true) spec.sparse = true;
-  if (raw.partialFilterExpression !== undefined && spec.unique) {
-    throw new ArgonError('NotImplemented', 'unique partial indexes are not supported yet (see docs/compatibility.md)');
+  if (raw.partialFilterExpression !== undefined) {
+    if (typeof raw.partialFilterExpression !== 'object' || raw.partialFilterExpression === null || Array.isArray(raw.partialFilterExpression)) {
+      throw new ArgonError('TypeMismatch', "The 'partialFilterExpression' field must be an object");
+    }
+    if (spec.sparse) throw new ArgonError('CannotCreateIndex', 'cannot mix "partialFilterExpression" and "sparse" options');
+    spec.partialFilterExpression = raw.partialFilterExpression as Document;
   }
   const ttl = toNumber(raw.expireAfterSeconds);
   if (raw.expireAfterSeconds !== undefined) {
@@ -67,6 +71,7 @@ export function listIndexes(cmd: Document, ctx: CommandContext): CommandResult {
     if (ix.unique) d.unique = true;
     if (ix.sparse) d.sparse = true;
     if (ix.expireAfterSeconds !== undefined) d.expireAfterSeconds = ix.expireAfterSeconds;
+    if (ix.partialFilterExpression !== undefined) d.partialFilterExpression = ix.partialFilterExpression;
     return d;
   });
   return cursorReply(ctx, `${ctx.db}.$cmd.listIndexes.${coll}`, docs);

@@ -4,6 +4,8 @@ import pino, { type Logger } from 'pino';
 import { CursorManager } from '../commands/cursors.js';
 import type { ServerInfo } from '../commands/context.js';
 import { ArgonError } from '../errors.js';
+import { plainNumbers } from '../commands/values.js';
+import { compileFilter } from '../query/filter.js';
 import { Store } from '../storage/store.js';
 import { Connection } from './connection.js';
 import { TtlMonitor } from './ttl.js';
@@ -61,7 +63,7 @@ export class ArgonServer {
   }
 
   static async start(options: ServerOptions): Promise<ArgonServer> {
-    const store = options.store ?? (await Store.open(options.dataDir));
+    const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
     const server = new ArgonServer(store, options);
     await server.listen('main', options.port ?? 27017);
     server.ttl.start();

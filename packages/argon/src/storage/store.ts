@@ -16,6 +16,7 @@ import type {
   CommitResult,
   Document,
   IdRange,
+  IndexInfo,
   IndexRange,
   LogEntry,
   Lsn,
@@ -58,6 +59,9 @@ export class Store {
   private readonly pastCatalogCache = new Map<string, CatalogEntry | null>();
   private readonly headCache: HeadCache;
   private readonly highWater: IdHighWater;
+  private readonly compileFilter?: (filter: Document) => (doc: Document) => boolean;
+  /** Compiled partial-index filters by index id (an index's filter never changes). */
+  private readonly partialFilters = new Map<number, (doc: Document) => boolean>();
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -76,6 +80,7 @@ export class Store {
     this.now = options.now ?? Date.now;
     this.headCache = new HeadCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.highWater = new IdHighWater(t.docs);
+    this.compileFilter = options.compileFilter;
   }
 
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
@@ -168,7 +173,7 @@ export class Store {
     const time = Math.max(this.now(), this.lastTs);
     const counters = { ...this.counters };
     const view = new View(this.ceilings(record), HEAD);
-    const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater);
+    const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater, (ix) => this.partialFilter(ix));
     const result = fn(tx);
     if (!tx.finish()) return { result, lsn: this.lsn, time: this.lastTs };
     this.t.meta.put('lsn', lsn);
@@ -534,6 +539,16 @@ export class Store {
       throw new ArgonError('SnapshotTooOld', `LSN ${target} on '${record.name}' is older than the retention window and has been compacted`);
     }
     return target;
+  }
+
+  private partialFilter(ix: IndexInfo): ((doc: Document) => boolean) | null {
+    if (!ix.partialFilterExpression) return null;
+    let predicate = this.partialFilters.get(ix.id);
+    if (!predicate && this.compileFilter) {
+      predicate = this.compileFilter(ix.partialFilterExpression);
+      this.partialFilters.set(ix.id, predicate);
+    }
+    return predicate ?? null;
   }
 
   private isPinned(branchId: number, lsn: Lsn): boolean {

@@ -42,6 +42,8 @@ export interface IndexSpec {
   sparse?: boolean;
   /** TTL: documents whose indexed date is older than this are deleted by the server's expirer. */
   expireAfterSeconds?: number;
+  /** Partial index: only documents matching this filter are indexed (needs StoreOptions.compileFilter). */
+  partialFilterExpression?: Document;
 }
 
 export interface IndexInfo extends IndexSpec {
@@ -110,6 +112,11 @@ export interface StoreOptions {
   compactionIntervalMs?: number;
   /** Bytes of head documents kept in memory for point reads; 0 disables the cache. Default 64 MiB. */
   cacheBytes?: number;
+  /**
+   * Compiles a query filter to a predicate, for partial indexes. The storage layer does not know
+   * MQL; the server passes the query layer's compiler in.
+   */
+  compileFilter?: (filter: Document) => (doc: Document) => boolean;
   /** Injectable clock for tests. */
   now?: () => number;
 }

@@ -77,6 +77,8 @@ export class WriteTx {
     readonly counters: Counters,
     private readonly committedCatalog: (db: string, coll: string) => CatalogEntry | null,
     private readonly highWater: IdHighWater,
+    /** The predicate of a partial index, or null for a full one. */
+    private readonly partialFilter: (ix: IndexInfo) => ((doc: Document) => boolean) | null,
   ) {}
 
   get catalogChanged(): boolean {
@@ -192,6 +194,10 @@ export class WriteTx {
     if (spec.unique) index.unique = true;
     if (spec.sparse) index.sparse = true;
     if (spec.expireAfterSeconds !== undefined) index.expireAfterSeconds = spec.expireAfterSeconds;
+    if (spec.partialFilterExpression !== undefined) {
+      index.partialFilterExpression = spec.partialFilterExpression;
+      if (!this.partialFilter(index)) throw new ArgonError('CannotCreateIndex', 'partial indexes need a filter compiler (StoreOptions.compileFilter)');
+    }
     this.buildIndex(entry, index);
     this.putCatalog(db, coll, { ...entry, indexes: [...entry.indexes, index] });
     this.changes.push({ op: 'createIndex', db, coll, id: spec.name });
@@ -248,8 +254,8 @@ export class WriteTx {
     stored: Buffer | null,
     op: 'insert' | 'update' | 'delete',
   ): void {
-    const newKeys = doc ? entry.indexes.map((ix) => encodedKeys(doc, ix)) : entry.indexes.map(() => new Map<string, Buffer>());
-    const oldKeys = old ? entry.indexes.map((ix) => encodedKeys(old, ix)) : entry.indexes.map(() => new Map<string, Buffer>());
+    const newKeys = entry.indexes.map((ix) => this.encodedKeys(doc, ix));
+    const oldKeys = entry.indexes.map((ix) => this.encodedKeys(old, ix));
     entry.indexes.forEach((ix, i) => {
       if (!ix.unique) return;
       for (const [hex, key] of newKeys[i]!) {
@@ -272,6 +278,20 @@ export class WriteTx {
     delta.bytes += (doc ? value.length - 1 : 0) - oldBytes;
     this.statsDelta.set(entry.nsId, delta);
     this.changes.push({ op, db: entry.db, coll: entry.coll, id: (doc ?? old)!._id });
+  }
+
+  /** A document's encoded keys in one index (none for a document a partial index leaves out). */
+  private encodedKeys(doc: Document | null, ix: IndexInfo): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    if (!doc) return out;
+    const partial = this.partialFilter(ix);
+    if (partial && !partial(doc)) return out;
+    const dirs = indexDirections(ix);
+    for (const values of indexKeys(doc, ix)) {
+      const key = encodeCompound(values, dirs);
+      out.set(key.toString('hex'), key);
+    }
+    return out;
   }
 
   private putIndexEntry(ix: IndexInfo, key: Buffer, encId: Buffer, flag: number): void {
@@ -297,7 +317,7 @@ export class WriteTx {
       const doc = decodeDoc(version.value);
       if (!doc) continue;
       const encId = version.key.subarray(4, version.key.length - 12);
-      for (const [hex, key] of encodedKeys(doc, ix)) {
+      for (const [hex, key] of this.encodedKeys(doc, ix)) {
         if (ix.unique) {
           const other = seen.get(hex);
           if (other !== undefined && other !== encId.toString('hex')) {
@@ -312,15 +332,6 @@ export class WriteTx {
   }
 }
 
-function encodedKeys(doc: Document, ix: IndexInfo): Map<string, Buffer> {
-  const dirs = indexDirections(ix);
-  const out = new Map<string, Buffer>();
-  for (const values of indexKeys(doc, ix)) {
-    const key = encodeCompound(values, dirs);
-    out.set(key.toString('hex'), key);
-  }
-  return out;
-}
 
 function valueAt(doc: Document, path: string): unknown {
   let v: unknown = doc;
@@ -353,5 +364,11 @@ function validateIndexSpec(spec: IndexSpec): void {
 }
 
 function sameIndex(a: IndexInfo, b: IndexSpec): boolean {
-  return JSON.stringify(a.key) === JSON.stringify(b.key) && !!a.unique === !!b.unique && !!a.sparse === !!b.sparse && a.expireAfterSeconds === b.expireAfterSeconds;
+  return (
+    JSON.stringify(a.key) === JSON.stringify(b.key) &&
+    !!a.unique === !!b.unique &&
+    !!a.sparse === !!b.sparse &&
+    a.expireAfterSeconds === b.expireAfterSeconds &&
+    JSON.stringify(a.partialFilterExpression) === JSON.stringify(b.partialFilterExpression)
+  );
 }
