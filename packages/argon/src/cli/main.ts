@@ -119,11 +119,12 @@ program
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', "port of the main branch's endpoint", '27017')
   .option('--branch-ports <first-last>', 'port range for other branches\' endpoints (default port+1 to port+200)')
-  .action(async (o: { host: string; port: string; branchPorts?: string }) => {
+  .option('--http-port <port>', 'HTTP port for /health and Prometheus /metrics', '8080')
+  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string }) => {
     const { ArgonServer } = await import('../server/server.js');
     const opts = program.opts<GlobalOptions>();
     const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
-    const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range });
+    const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range, httpPort: Number(o.httpPort) });
     server.log.info({ data: resolve(opts.data), uri: await server.uri('main') }, 'Argon is ready');
     const stop = async (signal: string) => {
       server.log.info({ signal }, 'shutting down');

@@ -6,6 +6,7 @@ import { lookupCommand } from '../commands/registry.js';
 import { isRawReply, type CommandContext, type CommandResult, type ServerInfo } from '../commands/context.js';
 import type { CursorManager } from '../commands/cursors.js';
 import type { Store } from '../storage/store.js';
+import type { ServerMetrics } from './metrics.js';
 import { decodeCompressed, encodeCompressed } from '../wire/compression.js';
 import { WireError } from '../wire/errors.js';
 import { MessageFramer, type RawMessage } from '../wire/framing.js';
@@ -58,6 +59,7 @@ export class Connection {
     private readonly cursors: CursorManager,
     private readonly server: ServerInfo,
     private readonly log: Logger,
+    private readonly metrics: ServerMetrics,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -252,7 +254,17 @@ export class Connection {
       },
       server: this.server,
     };
-    const result = await spec.handler(doc, ctx);
+    const stopTimer = this.metrics.commandSeconds.startTimer({ command: name });
+    let result: CommandResult;
+    try {
+      result = await spec.handler(doc, ctx);
+      this.metrics.commands.inc({ command: name, outcome: 'ok' });
+    } catch (err) {
+      this.metrics.commands.inc({ command: name, outcome: 'error' });
+      throw err;
+    } finally {
+      stopTimer();
+    }
     this.clientMetadata = ctx.connection.clientMetadata;
     return result;
   }

@@ -9,6 +9,9 @@ import { compileFilter } from '../query/filter.js';
 import { Store } from '../storage/store.js';
 import { Connection } from './connection.js';
 import { TtlMonitor } from './ttl.js';
+import { ServerMetrics } from './metrics.js';
+import { startHttp } from './http.js';
+import type { FastifyInstance } from 'fastify';
 
 export interface ServerOptions {
   dataDir: string;
@@ -19,6 +22,8 @@ export interface ServerOptions {
   branchPorts?: [number, number];
   /** How often TTL indexes are enforced. Default 60 s, as mongod. */
   ttlIntervalMs?: number;
+  /** Port of the HTTP endpoint (/health, /metrics); none when undefined. */
+  httpPort?: number;
   logger?: Logger;
   store?: Store;
 }
@@ -45,6 +50,8 @@ export class ArgonServer {
   private readonly info: ServerInfo;
   private starting = new Map<string, Promise<number>>();
   readonly ttl: TtlMonitor;
+  readonly metrics: ServerMetrics;
+  private http: FastifyInstance | null = null;
 
   private constructor(
     readonly store: Store,
@@ -60,12 +67,16 @@ export class ArgonServer {
       connections: () => this.connections.size,
     };
     this.ttl = new TtlMonitor(store, this.log, options.ttlIntervalMs);
+    this.metrics = new ServerMetrics({ connections: () => this.connections.size, headLsn: () => store.headLsn });
   }
 
   static async start(options: ServerOptions): Promise<ArgonServer> {
     const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
     const server = new ArgonServer(store, options);
     await server.listen('main', options.port ?? 27017);
+    if (options.httpPort !== undefined) {
+      server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log });
+    }
     server.ttl.start();
     return server;
   }
@@ -97,8 +108,15 @@ export class ArgonServer {
     return [...this.endpoints.values()].map(({ branch, port }) => ({ branch, port }));
   }
 
+  /** Port of the HTTP endpoint, if it runs. */
+  get httpPort(): number | undefined {
+    const address = this.http?.server.address();
+    return address && typeof address === 'object' ? address.port : undefined;
+  }
+
   async stop(): Promise<void> {
     await this.ttl.stop();
+    await this.http?.close();
     for (const socket of this.connections) socket.destroy();
     await Promise.all([...this.endpoints.values()].map((e) => new Promise<void>((resolve) => e.server.close(() => resolve()))));
     this.endpoints.clear();
@@ -127,7 +145,7 @@ export class ArgonServer {
     const server = net.createServer((socket) => {
       this.connections.add(socket);
       socket.on('close', () => this.connections.delete(socket));
-      new Connection(socket, { branch, readOnly: false }, this.store, this.cursors, this.info, this.log);
+      new Connection(socket, { branch, readOnly: false }, this.store, this.cursors, this.info, this.log, this.metrics);
     });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
