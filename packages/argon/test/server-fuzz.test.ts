@@ -16,12 +16,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { RawConnection } from './raw-connection.js';
 import { inspect } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, deserialize, serialize, type Document } from 'bson';
 import { startServer } from './server-helpers.js';
-import { MessageFramer, type RawMessage } from '../src/wire/framing.js';
+import type { RawMessage } from '../src/wire/framing.js';
 import { decodeOpMsg, encodeOpMsg } from '../src/wire/opmsg.js';
 import { decodeOpQuery } from '../src/wire/opquery.js';
 import { decodeCompressed, encodeCompressed } from '../src/wire/compression.js';
@@ -413,48 +413,15 @@ function parseReply(m: RawMessage): Reply {
   }
 }
 
-class Conn {
+class Conn extends RawConnection {
   readonly replies: Reply[] = [];
-  closed = false;
-  private readonly framer = new MessageFramer();
-  private wake: (() => void) | undefined;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const m of this.framer.push(chunk)) this.replies.push(parseReply({ ...m, message: Buffer.from(m.message), body: Buffer.from(m.body) }));
-      } catch (err) {
-        this.replies.push({ header: { messageLength: 0, requestId: 0, responseTo: -1, opCode: 0 }, opCode: 0, problem: `server sent an unframeable stream: ${(err as Error).message}` });
-      }
-      this.wake?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on('error', () => {});
+  protected override onReply(message: RawMessage): void {
+    this.replies.push(parseReply(message));
   }
 
-  static open(): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new Conn(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  async waitFor(pred: () => boolean, ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!pred() && !this.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-    return pred();
+  protected override onUnframeable(err: Error): void {
+    this.replies.push({ header: { messageLength: 0, requestId: 0, responseTo: -1, opCode: 0 }, opCode: 0, problem: `server sent an unframeable stream: ${err.message}` });
   }
 }
 
@@ -519,12 +486,12 @@ async function runBatch(conn: Conn, cases: FramedCase[], pipelined: boolean, sta
   }
   stats.closes++;
   conn.socket.destroy();
-  return Conn.open();
+  return Conn.open(port);
 }
 
 /** Sends bytes on a fresh connection; if `halfClose`, ends our side. Waits for the server to close. */
 async function looseSend(bytes: Buffer, halfClose: boolean, stats: Stats): Promise<{ closed: boolean; conn: Conn }> {
-  const conn = await Conn.open();
+  const conn = await Conn.open(port);
   for (const ns of namespacesOf(bytes)) stats.namespaces.add(ns);
   conn.socket.write(bytes);
   if (halfClose) conn.socket.end();
@@ -577,7 +544,7 @@ test('the server survives random and mutated wire messages', async (t) => {
   const TOTAL_FRAMED = 2400;
   let framedLeft = TOTAL_FRAMED;
   const worker = async () => {
-    let conn = await Conn.open();
+    let conn = await Conn.open(port);
     let round = 0;
     while (framedLeft > 0 && timeLeft() > 0) {
       const pipelined = round++ % 4 === 3;
@@ -593,7 +560,7 @@ test('the server survives random and mutated wire messages', async (t) => {
   await Promise.all(Array.from({ length: 6 }, worker));
 
   // 2. Unframeable: impossible lengths must close that socket only.
-  const bystander = await Conn.open();
+  const bystander = await Conn.open(port);
   const unframeable: Buffer[] = [];
   for (let i = 0; i < 120; i++) {
     const head = Buffer.alloc(HEADER_SIZE);
@@ -637,7 +604,7 @@ test('the server survives random and mutated wire messages', async (t) => {
   }
 
   // 4. Slowloris: partial messages trickled byte by byte, then dropped.
-  const slow = await Promise.all(Array.from({ length: 16 }, () => Conn.open()));
+  const slow = await Promise.all(Array.from({ length: 16 }, () => Conn.open(port)));
   const partial = opMsg({ insert: 'junk', $db: SINK_DB }, nextRequestId++, { sequences: [['documents', [randomDoc()]]] });
   for (let b = 0; b < 24; b++) {
     for (const s of slow) s.socket.write(partial.subarray(b, b + 1));
@@ -655,7 +622,7 @@ test('the server survives random and mutated wire messages', async (t) => {
   t.diagnostic(`error replies: ${[...stats.errorCodes].map(([k, n]) => `${k} x${n}`).join('; ')}`);
 
   // A new connection still answers, and so does the original driver client.
-  const fresh = await Conn.open();
+  const fresh = await Conn.open(port);
   const pingId = nextRequestId++;
   fresh.socket.write(opMsg({ ping: 1, $db: 'admin' }, pingId));
   assert.ok(await fresh.waitFor(() => fresh.replies.some((r) => r.header.responseTo === pingId && r.doc?.ok === 1), 5000), 'ping on a new connection');

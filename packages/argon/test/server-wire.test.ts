@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { RawConnection } from './raw-connection.js';
 import { Binary, Long, MongoClient, MongoServerError, UUID } from 'mongodb';
 import { deserialize, serialize, type Document } from 'bson';
 import { startServer } from './server-helpers.js';
@@ -29,68 +30,18 @@ after(async () => {
 
 let nextRequestId = 1000;
 
-/** A raw TCP connection that frames the server's replies. */
-class RawConn {
+/** A raw TCP connection that keeps every reply. */
+class RawConn extends RawConnection {
   readonly replies: RawMessage[] = [];
-  closed = false;
-  private readonly framer = new MessageFramer();
-  private wake: (() => void) | undefined;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      for (const m of this.framer.push(chunk)) {
-        const copy = Buffer.from(m.message);
-        this.replies.push({ header: m.header, message: copy, body: copy.subarray(HEADER_SIZE) });
-      }
-      this.wake?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on('error', () => {});
-  }
-
-  static open(p = port): Promise<RawConn> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port: p }, () => resolve(new RawConn(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  /** Waits until `pred` holds, the socket closes, or `ms` pass; returns whether `pred` holds. */
-  async waitFor(pred: () => boolean, ms = 5000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!pred()) {
-      if (this.closed || Date.now() >= deadline) return pred();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-    return true;
+  protected override onReply(message: RawMessage): void {
+    this.replies.push(message);
   }
 
   /** The reply to `requestId`, or undefined if the connection closed / timed out first. */
   async replyTo(requestId: number, ms = 5000): Promise<RawMessage | undefined> {
     await this.waitFor(() => this.replies.some((r) => r.header.responseTo === requestId), ms);
     return this.replies.find((r) => r.header.responseTo === requestId);
-  }
-
-  async waitClosed(ms = 5000): Promise<boolean> {
-    return this.waitFor(() => this.closed, ms);
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 
@@ -253,7 +204,7 @@ test('driver with compressors: [zlib] works end to end and really compresses bot
 });
 
 test('a compressed request from a client that did not negotiate is still answered (noop and zlib)', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     for (const compressorId of [0, 2]) {
       const requestId = nextRequestId++;
@@ -281,7 +232,7 @@ test('a corrupt OP_COMPRESSED payload gets an error reply; wrapping an opcode th
     payload.copy(msg, HEADER_SIZE + 9);
     return msg;
   };
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     const cases: [number, number, number, Buffer, number, number][] = [
       // originalOpcode, compressor, size, payload, expected code, expected reply opcode
@@ -312,7 +263,7 @@ test('a corrupt OP_COMPRESSED payload gets an error reply; wrapping an opcode th
 });
 
 test('legacy OP_QUERY hello/isMaster on admin.$cmd is answered with OP_REPLY', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     for (const query of [{ isMaster: 1 }, { ismaster: 1, helloOk: true, client: { driver: { name: 'raw', version: '0' } } }, { hello: 1 }, { $query: { isMaster: 1 }, $readPreference: { mode: 'primary' } }]) {
       const requestId = nextRequestId++;
@@ -348,7 +299,7 @@ test('legacy OP_QUERY hello/isMaster on admin.$cmd is answered with OP_REPLY', a
 
 test('moreToCome: an unacknowledged insert gets no reply and its document lands', async () => {
   // Raw: the insert with moreToCome gets no reply; the next request's reply is the first one.
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     const insertId = nextRequestId++;
     conn.send(opMsg({ insert: 'w0raw', $db: 'wire' }, { requestId: insertId, flags: OpMsgFlag.moreToCome, sequences: [['documents', [{ _id: 'raw-w0' }]]] }));
@@ -386,7 +337,7 @@ test('moreToCome: an unacknowledged insert gets no reply and its document lands'
 });
 
 test('checksum flag: a correct CRC-32C is accepted, a wrong one rejected, the connection stays usable', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     const good = nextRequestId++;
     conn.send(opMsg({ insert: 'crc', $db: 'wire' }, { requestId: good, checksum: true, sequences: [['documents', [{ _id: 'crc-ok' }]]] }));
@@ -424,8 +375,8 @@ test('checksum flag: a correct CRC-32C is accepted, a wrong one rejected, the co
 });
 
 test('a message over maxMessageSizeBytes closes only that connection', async () => {
-  const victim = await RawConn.open();
-  const bystander = await RawConn.open();
+  const victim = await RawConn.open(port);
+  const bystander = await RawConn.open(port);
   try {
     assert.deepEqual(await rawCommand(bystander, { ping: 1, $db: 'admin' }), { ok: 1 });
     // Declared length one byte over the limit, followed by some real bytes.
@@ -438,7 +389,7 @@ test('a message over maxMessageSizeBytes closes only that connection', async () 
     assert.equal(victim.replies.length, 0);
 
     // A real 49 MB write on another connection is cut off early, too.
-    const big = await RawConn.open();
+    const big = await RawConn.open(port);
     const bigMsg = Buffer.alloc(49_000_000);
     bigMsg.writeInt32LE(bigMsg.length, 0);
     bigMsg.writeInt32LE(OpCode.OP_MSG, 12);
@@ -456,7 +407,7 @@ test('a message over maxMessageSizeBytes closes only that connection', async () 
 });
 
 test('a message just under the limit with a too-large document is refused with an error, not a crash', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     // 17 MB body document: above the 16 MiB + 16 KiB internal limit, inside a framed message.
     const requestId = nextRequestId++;
@@ -580,7 +531,7 @@ test('lsid sessions are accepted and endSessions is ok', async () => {
   assert.equal(r.ok, 1);
 
   // Raw commands carrying an lsid (and txnNumber-free) are accepted too.
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     const lsid = { id: new Binary(Buffer.alloc(16, 7), 4) };
     const requestId = nextRequestId++;
@@ -597,7 +548,7 @@ test('lsid sessions are accepted and endSessions is ok', async () => {
 });
 
 test('pipelining: thousands of requests in one write are answered in order', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     const ids = Array.from({ length: 3000 }, () => nextRequestId++);
     conn.send(Buffer.concat(ids.map((requestId, i) => (i % 2 ? opMsg({ ping: 1, $db: 'admin' }, { requestId }) : opMsg({ find: 'nothing', filter: {}, $db: 'wire' }, { requestId })))));
@@ -610,7 +561,7 @@ test('pipelining: thousands of requests in one write are answered in order', asy
 });
 
 test('a client that sends without reading is throttled, and catches up once it reads', async () => {
-  const conn = await RawConn.open();
+  const conn = await RawConn.open(port);
   try {
     // ~2000 find replies of ~20 KB each (~40 MB) that the client does not read at first.
     await env.client.db('wire').collection<any>('fat').insertOne({ _id: 1, blob: 'x'.repeat(20_000) });
