@@ -5,6 +5,7 @@
  * $addFields, ...) gets the input's BSON number types back where values were
  * passed through unchanged. $out/$merge are returned to the caller.
  */
+import { Double } from 'bson';
 import { Aggregator } from 'mingo';
 import { ArgonError } from '../errors.js';
 import { mingoOptions, normalize, restoreTypes, type ExprContext } from './expr.js';
@@ -120,6 +121,22 @@ function rewriteBucket(stage: Document): Document[] {
   ];
 }
 
+/** Accumulators whose result MongoDB always types as a double. */
+const DOUBLE_ACCUMULATORS = new Set(['$avg', '$stdDevPop', '$stdDevSamp']);
+
+/**
+ * mingo computes in JS numbers, which serialize as int32 when whole: `$avg` of 2 and 10 would
+ * come back as int32 6 where mongod gives the double 6.0.
+ */
+function withDoubleAverages(docs: Document[], spec: Document): Document[] {
+  const fields = Object.entries(spec).filter(([field, acc]) => field !== '_id' && isPlainObject(acc) && Object.keys(acc).some((op) => DOUBLE_ACCUMULATORS.has(op)));
+  if (fields.length === 0) return docs;
+  for (const doc of docs) {
+    for (const [field] of fields) if (typeof doc[field] === 'number') doc[field] = new Double(doc[field] as number);
+  }
+  return docs;
+}
+
 export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx: PipelineContext): PipelineResult {
   if (!Array.isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
   pipeline = pipeline.map(rewriteConciseLookup).flatMap(rewriteBucket);
@@ -146,9 +163,14 @@ export function runPipeline(input: Iterable<Document>, pipeline: Document[], ctx
   while (i < stages.length) {
     const stage = stages[i]!;
     const name = stageName(stage);
+    if (name === '$group') {
+      docs = withDoubleAverages(runMingo(docs, [stage], exprCtx), stage.$group as Document);
+      i++;
+      continue;
+    }
     if (MINGO_STAGES.has(name)) {
       let j = i;
-      while (j < stages.length && MINGO_STAGES.has(stageName(stages[j]!))) j++;
+      while (j < stages.length && MINGO_STAGES.has(stageName(stages[j]!)) && stageName(stages[j]!) !== '$group') j++;
       docs = runMingo(docs, stages.slice(i, j), exprCtx);
       i = j;
       continue;
