@@ -42,6 +42,8 @@ export const ErrorCodes = {
   Location40324: 40324,
   Location40601: 40601,
   Location51091: 51091,
+  Location51173: 51173,
+  Location51174: 51174,
   DuplicateKey: 11000,
   BSONObjectTooLarge: 10334,
   KeyTooLong: 17280,

@@ -201,8 +201,12 @@ describe('find: sort, skip, limit, batchSize, hint', () => {
     await rejectsCode(p.find({}).hint('nope_1').toArray(), 2, 'BadValue', (e) => assert.match(e.message, /hint provided does not correspond to an existing index/));
   });
 
-  test('min/max are documented as unsupported: refused with NotImplemented (mongod: 51173 without hint)', async () => {
-    await rejectsCode(coll('people').find({}).hint({ name: 1 }).min({ name: 'b' }).toArray(), 238, 'NotImplemented');
+  test('min/max bound the hinted index (inclusive min, exclusive max); without a hint 51173', async () => {
+    const names = (docs: any[]) => docs.map((d) => d.name);
+    const all = names(await coll('people').find({}).sort({ name: 1 }).toArray());
+    const expected = all.filter((n: string) => n >= 'b' && n < 'd');
+    assert.deepEqual(names(await coll('people').find({}).hint({ name: 1 }).min({ name: 'b' }).max({ name: 'd' }).toArray()), expected);
+    await rejectsCode(coll('people').find({}).min({ name: 'b' }).toArray(), 51173, 'Location51173');
   });
 });
 

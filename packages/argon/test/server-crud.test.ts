@@ -146,6 +146,9 @@ test('explain shows IXSCAN vs COLLSCAN; hint forces an index or fails clearly', 
   assert.equal(ix.queryPlanner.winningPlan.inputStage.indexName, 'k_1');
   assert.equal(ix.executionStats.nReturned, 5);
   assert.equal(((await c.find({ s: 'v3' }).explain()) as any).queryPlanner.winningPlan.stage, 'COLLSCAN');
+  const bySort = (await c.find({}).sort({ k: -1, _id: 1 }).explain()) as any;
+  assert.equal(bySort.queryPlanner.winningPlan.inputStage.indexName, 'k_1', 'a sort on an indexed field reads through the index');
+  assert.deepEqual((await c.find({}).sort({ k: -1, _id: 1 }).limit(3).toArray()).map((d) => d._id), [9, 19, 29]);
   assert.equal(((await c.find({ k: { $in: [1, 2] } }).explain()) as any).queryPlanner.winningPlan.inputStage.stage, 'IXSCAN');
   assert.equal(((await c.find({ s: 'v3' }).hint('k_1').explain()) as any).queryPlanner.winningPlan.inputStage.indexName, 'k_1');
   assert.deepEqual((await c.find({ s: 'v3' }).hint({ k: 1 }).toArray()).map((d) => d._id), [3]);

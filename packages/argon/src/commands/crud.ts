@@ -87,17 +87,15 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
     singleBatch = true;
   }
   const hint = cmd.hint as string | Document | undefined;
-  if (cmd.min !== undefined || cmd.max !== undefined) {
-    throw new ArgonError('NotImplemented', 'find min/max are not supported yet (see docs/compatibility.md); use a range filter');
-  }
+  const bounds = cmd.min !== undefined || cmd.max !== undefined ? { min: docArg(cmd, 'min'), max: docArg(cmd, 'max') } : undefined;
   const byId = plainIdLookup(filter);
-  if (byId.is && !sort && !projection && skip === 0 && hint === undefined && numberArg(cmd, 'batchSize') !== 0) {
+  if (byId.is && !sort && !projection && skip === 0 && hint === undefined && !bounds && numberArg(cmd, 'batchSize') !== 0) {
     // The hot point read: the stored bytes go out as they are, with no decode and no re-check
     // (key equality in the store is MongoDB's equality for _id).
     const raw = ctx.store.getRaw(ctx.branch, ctx.db, coll, byId.id);
     return cursorReply(ctx, `${ctx.db}.${coll}`, raw ? [raw] : [], undefined, true);
   }
-  const matches = findMatches(ctx, coll, filter, { sort, hint, limit: limit > 0 ? skip + limit : undefined });
+  const matches = findMatches(ctx, coll, filter, { sort, hint, bounds, limit: limit > 0 ? skip + limit : undefined });
   const window = matches.slice(skip, limit > 0 ? skip + limit : undefined);
   const project = projection && Object.keys(projection).length > 0 ? compileProjection(plainNumbers(projection), plainNumbers(filter)) : null;
   const out = project ? window.map((m) => encode(project(m.doc))) : window.map((m) => m.raw);
