@@ -155,3 +155,13 @@ test('explain shows IXSCAN vs COLLSCAN; hint forces an index or fails clearly', 
   await assert.rejects(c.find({}).hint('nope').toArray(), (err: MongoServerError) => err.code === 2 && /hint provided does not correspond to an existing index/.test(err.message));
   assert.equal(((await c.find({ k: 3 }).hint({ $natural: 1 }).explain()) as any).queryPlanner.winningPlan.stage, 'COLLSCAN');
 });
+
+test('cursor batches stay within the 16 MiB reply limit', async () => {
+  const c = env.client.db('shop').collection<any>('big');
+  const pad = 'x'.repeat(3 * 1024 * 1024);
+  for (let i = 0; i < 8; i++) await c.insertOne({ _id: i, pad });
+  const first = await env.client.db('shop').command({ find: 'big', filter: {}, batchSize: 100 });
+  assert.ok(first.cursor.firstBatch.length >= 1 && first.cursor.firstBatch.length < 8, `first batch holds ${first.cursor.firstBatch.length} of 8 documents`);
+  assert.notEqual(Number(first.cursor.id), 0, 'the rest waits behind the cursor');
+  assert.equal((await c.find({}).toArray()).length, 8);
+});
