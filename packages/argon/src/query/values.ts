@@ -110,15 +110,9 @@ export function bsonTypeName(v: unknown): string {
   }
   const t = tagOf(v);
   if (t !== undefined) {
+    const numeric = numKind(v);
+    if (numeric) return numeric;
     switch (t) {
-      case 'Int32':
-        return 'int';
-      case 'Double':
-        return 'double';
-      case 'Long':
-        return 'long';
-      case 'Decimal128':
-        return 'decimal';
       case 'ObjectId':
         return 'objectId';
       case 'Binary':
