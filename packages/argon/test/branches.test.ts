@@ -141,3 +141,29 @@ test('the head cache never shows a branch another branch’s writes, a failed ba
     await done();
   }
 });
+
+test('divergence: each side’s changes since the merge base, and the base itself', async () => {
+  const { store, done } = await tempStore();
+  try {
+    await store.write('main', [ins(1, { a: 1 })]);
+    await store.createBranch('dev');
+    await store.write('main', [ins(2)]);
+    await store.write('dev', [{ op: 'replace', db: 'app', coll: 'users', doc: { _id: 1, a: 2 } }]);
+    await store.createBranch('dev2', { from: 'dev' });
+    await store.write('dev2', [{ op: 'delete', db: 'app', coll: 'users', id: 1 }]);
+    const d = store.divergence('dev2', 'main');
+    assert.deepEqual(d.a.map((e) => [e.branch, e.changes.map((c) => `${c.op}:${c.id}`)]), [['dev', ['update:1']], ['dev2', ['delete:1']]]);
+    assert.deepEqual(d.b.map((e) => [e.branch, e.changes.map((c) => `${c.op}:${c.id}`)]), [['main', ['insert:2']]]);
+    assert.equal(d.base.branch, 'main');
+    assert.deepEqual(store.get(d.base, 'app', 'users', 1), { _id: 1, a: 1 });
+    assert.equal(store.get(d.base, 'app', 'users', 2), null);
+    const same = store.divergence('dev', 'dev2');
+    assert.deepEqual(same.a, []);
+    assert.equal(same.b.length, 1);
+    assert.equal(same.base.branch, 'dev');
+    await store.deleteBranch('dev');
+    assert.deepEqual(store.get(store.divergence('dev2', 'main').base, 'app', 'users', 1), { _id: 1, a: 1 });
+  } finally {
+    await done();
+  }
+});

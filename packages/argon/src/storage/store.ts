@@ -18,6 +18,7 @@ import type {
   IdRange,
   IndexInfo,
   IndexRange,
+  Divergence,
   LogEntry,
   Lsn,
   ReadPoint,
@@ -357,7 +358,7 @@ export class Store {
   *indexScanRaw(point: ReadPoint | string, db: string, coll: string, indexName: string, range: IndexRange = {}, options: ScanOptions = {}): Generator<Buffer> {
     const { view, entry } = this.openRead(point, db, coll);
     const p = typeof point === 'string' ? { branch: point } : point;
-    const head = p.lsn === undefined && p.time === undefined ? this.branch(p.branch) : null;
+    const head = p.lsn === undefined && p.time === undefined ? this.recordOf(p) : null;
     if (!entry) return;
     const index = entry.indexes.find((ix) => ix.name === indexName);
     if (!index) throw new ArgonError('IndexNotFound', `index not found with name [${indexName}]`);
@@ -429,6 +430,39 @@ export class Store {
     }
   }
 
+  /**
+   * What two read points do not share: the change-log entries each sees that the other does not,
+   * and their merge base (the newest state both see). Its cost follows the number of changes
+   * since the fork, not the data size. Throws SnapshotTooOld if that history was compacted.
+   */
+  divergence(a: ReadPoint | string, b: ReadPoint | string): Divergence {
+    const va = this.view(a);
+    const vb = this.view(b);
+    const visible = (v: View, id: number) => Math.min(v.ceilings.get(id) ?? -1, v.readLsn);
+    const horizon = this.horizonLsn();
+    const sideOnly = (mine: View, other: View): LogEntry[] => {
+      const out: LogEntry[] = [];
+      for (const id of mine.ceilings.keys()) {
+        const upTo = visible(mine, id);
+        const record = this.branchesById.get(id)!;
+        const from = Math.max(visible(other, id), record.forkLsn);
+        if (upTo <= from) continue;
+        // Log entries older than the retention horizon may be compacted: refuse a partial answer.
+        if (from + 1 < horizon) throw new ArgonError('SnapshotTooOld', `the change log this comparison needs (from LSN ${from + 1}) has been compacted`);
+        for (const { key, value } of this.t.log.getRange({ start: [id, from + 1], end: [id, upTo + 1] })) {
+          const { time, changes } = decodeChanges(value);
+          out.push({ lsn: key[1], time: new Date(time), branch: record.name, changes });
+        }
+      }
+      return out.sort((x, y) => x.lsn - y.lsn);
+    };
+    // The merge base: the deepest branch both lineages share, read as far as both see it.
+    let baseId = -1;
+    for (const id of va.ceilings.keys()) if (vb.ceilings.has(id) && id > baseId) baseId = id;
+    const base: ReadPoint = { branch: this.branchesById.get(baseId)!.name, branchId: baseId, lsn: Math.min(visible(va, baseId), visible(vb, baseId)) };
+    return { base, a: sideOnly(va, vb), b: sideOnly(vb, va) };
+  }
+
   branchStats(branch: string): BranchStats {
     const record = this.branch(branch);
     const view = this.view(branch);
@@ -489,7 +523,7 @@ export class Store {
   private openRead(point: ReadPoint | string, db: string, coll: string): { view: View; entry: CatalogEntry | null } {
     const view = this.view(point);
     const p = typeof point === 'string' ? { branch: point } : point;
-    const record = this.branch(p.branch);
+    const record = this.recordOf(p);
     const atHead = p.lsn === undefined && p.time === undefined;
     const entry = atHead ? this.headCatalog(record, db, coll) : this.pastCatalog(record, view, db, coll);
     return { view, entry };
@@ -521,7 +555,7 @@ export class Store {
   view(point: ReadPoint | string): View {
     this.assertOpen();
     const p = typeof point === 'string' ? { branch: point } : point;
-    const record = this.branch(p.branch);
+    const record = this.recordOf(p);
     if (p.lsn === undefined && p.time === undefined) return new View(this.ceilings(record), this.lsn);
     return new View(this.ceilings(record), this.resolveLsn(record, p.lsn, p.time));
   }
@@ -574,6 +608,14 @@ export class Store {
       this.ceilingsCache.set(record.id, map);
     }
     return map;
+  }
+
+  /** The branch of a read point: by id when given (a merge base may be a deleted branch), else by name. */
+  private recordOf(p: ReadPoint): BranchRecord {
+    if (p.branchId === undefined) return this.branch(p.branch);
+    const record = this.branchesById.get(p.branchId);
+    if (!record) throw new ArgonError('BranchNotFound', `Branch id ${p.branchId} not found`);
+    return record;
   }
 
   private branch(name: string): BranchRecord {

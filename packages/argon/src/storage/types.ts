@@ -10,6 +10,8 @@ export type Direction = 1 | -1;
 /** Where a read looks: a branch at its head, or as of a past LSN or wall-clock time. */
 export interface ReadPoint {
   branch: string;
+  /** Identifies the branch instead of its name: merge bases may lie on deleted branches. */
+  branchId?: number;
   lsn?: Lsn;
   time?: Date;
 }
@@ -82,6 +84,16 @@ export interface LogEntry {
   time: Date;
   branch: string;
   changes: Change[];
+}
+
+/** What two read points do not share (see Store.divergence). */
+export interface Divergence {
+  /** The newest state both points see. */
+  base: ReadPoint;
+  /** Change-log entries only the first point sees, oldest first. */
+  a: LogEntry[];
+  /** Change-log entries only the second point sees, oldest first. */
+  b: LogEntry[];
 }
 
 export interface RangeBound {
