@@ -86,3 +86,31 @@ test('stats per branch: documents, own bytes, logical size', async () => {
     await done();
   }
 });
+
+test('compaction reclaims the entries of dropped indexes, and only those', async () => {
+  let clock = Date.parse('2026-03-01T00:00:00Z');
+  const { store, done } = await tempStore({ now: () => clock, retentionMs: HOUR });
+  try {
+    await store.write('main', Array.from({ length: 200 }, (_, i) => ({ op: 'insert' as const, db: 'd', coll: 'c', doc: { _id: i, a: i % 7, b: i } })));
+    await store.transact('main', (tx) => {
+      tx.createIndex('d', 'c', { name: 'a_1', key: { a: 1 } });
+      tx.createIndex('d', 'c', { name: 'b_1', key: { b: 1 } });
+    });
+    const entries = () => [...(store as any).t.index.getKeys()].length;
+    assert.equal(entries(), 400);
+    await store.createBranch('keeps-a');
+    await store.transact('main', (tx) => tx.dropIndex('d', 'c', 'a_1'));
+    clock += 2 * HOUR;
+    await store.write('main', [{ op: 'insert', db: 'x', coll: 'y', doc: { _id: 0 } }]);
+    await store.compact();
+    assert.equal(entries(), 400, "a branch forked before the drop still has a_1");
+    await store.deleteBranch('keeps-a');
+    await store.transact('main', (tx) => tx.dropCollection('d', 'c'));
+    clock += 2 * HOUR;
+    await store.write('main', [{ op: 'insert', db: 'x', coll: 'y', doc: { _id: 1 } }]);
+    await store.compact();
+    assert.equal(entries(), 0, 'nothing can read either index any more');
+  } finally {
+    await done();
+  }
+});

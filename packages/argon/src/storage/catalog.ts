@@ -28,7 +28,7 @@ export function encodeCatalogEntry(entry: CatalogEntry | null): Buffer {
   return Buffer.concat([Buffer.from([LIVE]), serialize(entry)]);
 }
 
-function decode(value: Buffer): CatalogEntry | null {
+export function decodeCatalogEntry(value: Buffer): CatalogEntry | null {
   if (value[0] === DROPPED) return null;
   const raw = deserialize(value.subarray(1), { promoteValues: true });
   return {
@@ -41,7 +41,7 @@ function decode(value: Buffer): CatalogEntry | null {
 
 export function readCatalogEntry(db: BinaryDb, view: View, dbName: string, coll: string): CatalogEntry | null {
   const version = getVisible(db, catalogGroup(dbName, coll), view);
-  return version ? decode(version.value) : null;
+  return version ? decodeCatalogEntry(version.value) : null;
 }
 
 /** Every live collection visible to `view`, optionally only those of one database. */
@@ -50,7 +50,7 @@ export function listCatalog(db: BinaryDb, view: View, dbName?: string): CatalogE
   const upper = dbName === undefined ? null : prefixSuccessor(lower);
   const out: CatalogEntry[] = [];
   for (const version of scanVisible(db, lower, upper, view)) {
-    const entry = decode(version.value);
+    const entry = decodeCatalogEntry(version.value);
     if (entry) out.push(entry);
   }
   return out;

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BranchRecord, Tables, TagRecord } from './tables.js';
+import { decodeCatalogEntry } from './catalog.js';
 import { groupOf, keyBranch, keyLsn, type BinaryDb } from './versioned.js';
 
 export interface CompactionInput {
@@ -43,9 +44,13 @@ const CHUNK_KEYS = 20_000;
 export async function compact(t: Tables, input: CompactionInput): Promise<CompactionReport> {
   const needs = needsByBranch(input);
   const report: CompactionReport = { removedVersions: 0, removedLogEntries: 0, horizonLsn: input.horizonLsn };
-  for (const db of [t.docs, t.index, t.catalog, t.stats]) {
+  for (const db of [t.docs, t.catalog, t.stats]) {
     report.removedVersions += await compactTable(t, db, needs, input);
   }
+  // Entries of indexes that no remaining catalog version mentions (dropped, or their collection
+  // dropped) can never be read again: they go whole.
+  const liveIndexes = referencedIndexIds(t);
+  report.removedVersions += await compactTable(t, t.index, needs, input, (group) => !liveIndexes.has(group.readUInt32BE(0)));
   report.removedLogEntries = await compactLog(t, input);
   return report;
 }
@@ -80,7 +85,24 @@ function needsByBranch(input: CompactionInput): Map<number, Needs> {
   return needs;
 }
 
-async function compactTable(t: Tables, db: BinaryDb, needs: Map<number, Needs>, input: CompactionInput): Promise<number> {
+/** Index ids named by any catalog version still stored. */
+function referencedIndexIds(t: Tables): Set<number> {
+  const ids = new Set<number>();
+  for (const { value } of t.catalog.getRange()) {
+    const entry = decodeCatalogEntry(value);
+    for (const ix of entry?.indexes ?? []) ids.add(ix.id);
+  }
+  return ids;
+}
+
+async function compactTable(
+  t: Tables,
+  db: BinaryDb,
+  needs: Map<number, Needs>,
+  input: CompactionInput,
+  /** Groups to drop entirely, whatever their versions. */
+  orphaned: (group: Buffer) => boolean = () => false,
+): Promise<number> {
   let removed = 0;
   let start: Buffer | undefined;
   for (;;) {
@@ -92,8 +114,9 @@ async function compactTable(t: Tables, db: BinaryDb, needs: Map<number, Needs>, 
     let read = 0;
     let resumeAt: Buffer | undefined;
     const settle = () => {
+      const dropAll = group !== null && orphaned(group);
       for (const [branch, refs] of versions) {
-        for (const ref of unneeded(refs, needs.get(branch))) {
+        for (const ref of dropAll ? refs : unneeded(refs, needs.get(branch))) {
           doomed.push(ref);
           doomedOwners.push(branch);
         }
