@@ -46,6 +46,8 @@ const INDEX_NAMES = ['a_1', 'a_-1', 'a_unique'] as const;
 type IndexName = (typeof INDEX_NAMES)[number];
 
 const RUNS = Number(process.env.ARGON_MODEL_RUNS ?? 600);
+/** ARGON_MODEL_SEED replays (or pins, as CI does) fast-check's random sequences. */
+const SEED = process.env.ARGON_MODEL_SEED === undefined ? {} : { seed: Number(process.env.ARGON_MODEL_SEED) };
 
 // ---- generators ----------------------------------------------------------------------
 
@@ -534,7 +536,7 @@ test('store agrees with a copy-everything reference model (writes, branches, as-
     fc.asyncProperty(scenarioArb(1, 45), async (scenario) => {
       await runScenario(scenario as [Step, Probe][]);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
   console.log(
     `model test: ${RUNS} runs, ${stepsRun} steps (${writesCommitted} committed batches, ${writesRefused} refused), ${checks} point checks, ${Date.now() - started} ms`,
@@ -551,7 +553,7 @@ test('store agrees with the model across close and reopen', async () => {
       const at = [r1 % scenario.length, r2 % scenario.length];
       await runScenario(scenario as [Step, Probe][], { reopenAt: at });
     }),
-    { numRuns: runs, includeErrorInReport: true },
+    { numRuns: runs, includeErrorInReport: true, ...SEED },
   );
   console.log(`model reopen test: ${runs} runs, ${stepsRun} steps, ${checks} point checks, ${Date.now() - started} ms`);
 });
@@ -567,7 +569,7 @@ test('store agrees with the model under a retention window, compaction and reope
     fc.asyncProperty(scenarioArb(1, 40), fc.integer({ min: 1, max: 12 }), fc.nat(), async (scenario, retentionMs, r) => {
       await runScenario(scenario as [Step, Probe][], { retentionMs, reopenAt: [r % scenario.length] });
     }),
-    { numRuns: runs, includeErrorInReport: true },
+    { numRuns: runs, includeErrorInReport: true, ...SEED },
   );
   console.log(
     `model retention test: ${runs} runs, ${stepsRun} steps, ${checks} point checks (${refusedPoints} refused), ${compactedVersions} versions compacted, ${Date.now() - started} ms`,
