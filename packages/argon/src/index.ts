@@ -3,3 +3,4 @@ export type { WriteTx } from './storage/writer.js';
 export * from './storage/types.js';
 export { ArgonError, ErrorCodes, type ErrorCodeName } from './errors.js';
 export { compareBson, encodeValue } from './storage/keys.js';
+export * from './vcs/index.js';
