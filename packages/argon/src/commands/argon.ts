@@ -1,10 +1,67 @@
 import type { Document } from 'bson';
+import { ArgonError } from '../errors.js';
+import type { BranchInfo } from '../storage/types.js';
+import { diffRefs } from '../vcs/diff.js';
+import { mergeBranches, type MergeStrategy } from '../vcs/merge.js';
 import type { CommandContext } from './context.js';
-import { stringArg } from './values.js';
+import { boolArg, numberArg, stringArg, toNumber } from './values.js';
+
+/**
+ * Argon's own admin commands: version control over the wire, so a notebook with only a MongoDB
+ * driver can branch, diff and merge (`db.adminCommand({argonBranchCreate: 'exp'})`).
+ */
 
 /** `{argonEndpoint: 'dev'}`: starts (if needed) the endpoint of a branch and returns its address. */
 export async function argonEndpoint(cmd: Document, ctx: CommandContext): Promise<Document> {
   const branch = stringArg(cmd, 'argonEndpoint');
   const port = await ctx.server.endpointFor(branch);
   return { branch, port, ok: 1 };
+}
+
+function branchDoc(b: BranchInfo): Document {
+  return { name: b.name, parent: b.parent, forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes };
+}
+
+/** `{argonBranchCreate: name, from?: branch, at?: Date | lsn}` */
+export async function argonBranchCreate(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const name = stringArg(cmd, 'argonBranchCreate');
+  const from = cmd.from === undefined ? undefined : stringArg(cmd, 'from');
+  const at = cmd.at;
+  const point = at === undefined ? {} : at instanceof Date ? { time: at } : { lsn: toNumber(at) };
+  if (at !== undefined && !(at instanceof Date) && point.lsn === undefined) throw new ArgonError('TypeMismatch', "'at' must be a date or an LSN");
+  return { branch: branchDoc(await ctx.store.createBranch(name, { from, ...point })), ok: 1 };
+}
+
+export function argonBranchList(_cmd: Document, ctx: CommandContext): Document {
+  return { branches: ctx.store.listBranches().map(branchDoc), ok: 1 };
+}
+
+export async function argonBranchDelete(cmd: Document, ctx: CommandContext): Promise<Document> {
+  await ctx.store.deleteBranch(stringArg(cmd, 'argonBranchDelete'));
+  return { ok: 1 };
+}
+
+export async function argonBranchRename(cmd: Document, ctx: CommandContext): Promise<Document> {
+  return { branch: branchDoc(await ctx.store.renameBranch(stringArg(cmd, 'argonBranchRename'), stringArg(cmd, 'to'))), ok: 1 };
+}
+
+/** `{argonDiff: fromBranch, to: toBranch}`: documents and field-level changes between two branches. */
+export function argonDiff(cmd: Document, ctx: CommandContext): Document {
+  const diff = diffRefs(ctx.store, stringArg(cmd, 'argonDiff'), stringArg(cmd, 'to'));
+  return { ...diff, ok: 1 };
+}
+
+/** `{argonMerge: source, into: target, strategy?: 'fail'|'ours'|'theirs', dryRun?: bool}` */
+export async function argonMerge(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const strategy = (cmd.strategy ?? 'fail') as MergeStrategy;
+  if (!['fail', 'ours', 'theirs'].includes(strategy)) throw new ArgonError('BadValue', `unknown merge strategy '${String(strategy)}': use fail, ours or theirs`);
+  const result = await mergeBranches(ctx.store, stringArg(cmd, 'argonMerge'), stringArg(cmd, 'into'), { strategy, dryRun: boolArg(cmd, 'dryRun', false) });
+  return { ...result, ok: 1 };
+}
+
+/** `{argonLog: branch, fromLsn?, limit?}`: the branch's change log, newest first. */
+export function argonLog(cmd: Document, ctx: CommandContext): Document {
+  const limit = numberArg(cmd, 'limit', 100)!;
+  const entries = [...ctx.store.log(stringArg(cmd, 'argonLog'), { fromLsn: numberArg(cmd, 'fromLsn') })].reverse().slice(0, limit);
+  return { entries, ok: 1 };
 }

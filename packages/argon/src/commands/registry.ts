@@ -5,7 +5,7 @@ import * as ns from './namespaces.js';
 import * as crud from './crud.js';
 import * as ix from './indexes.js';
 import * as cur from './cursor-commands.js';
-import { argonEndpoint } from './argon.js';
+import * as argon from './argon.js';
 import { explain } from './explain.js';
 import { aggregate } from './aggregate.js';
 
@@ -26,7 +26,14 @@ export interface CommandSpec {
  */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   aggregate: { handler: aggregate, requiresAuth: true, writes: false, help: 'run an aggregation pipeline' },
-  argonEndpoint: { handler: argonEndpoint, requiresAuth: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
+  argonBranchCreate: { handler: argon.argonBranchCreate, requiresAuth: true, adminOnly: true, help: 'create a branch (from a branch, at a past time or LSN)' },
+  argonBranchDelete: { handler: argon.argonBranchDelete, requiresAuth: true, adminOnly: true, help: 'delete a branch' },
+  argonBranchList: { handler: argon.argonBranchList, requiresAuth: true, adminOnly: true, help: 'list branches' },
+  argonBranchRename: { handler: argon.argonBranchRename, requiresAuth: true, adminOnly: true, help: 'rename a branch' },
+  argonDiff: { handler: argon.argonDiff, requiresAuth: true, adminOnly: true, help: 'documents and fields that differ between two branches' },
+  argonEndpoint: { handler: argon.argonEndpoint, requiresAuth: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
+  argonLog: { handler: argon.argonLog, requiresAuth: true, adminOnly: true, help: "a branch's change log, newest first" },
+  argonMerge: { handler: argon.argonMerge, requiresAuth: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs; dry run)' },
   buildInfo: { handler: diag.buildInfo, requiresAuth: false, help: 'server version and build details' },
   buildinfo: { handler: diag.buildInfo, requiresAuth: false, help: 'alias of buildInfo' },
   collStats: { handler: ns.collStats, requiresAuth: true, help: 'statistics of one collection' },
