@@ -344,3 +344,31 @@ test('randomized merges match the reference model (ours, theirs, fail)', async (
     await done();
   }
 });
+
+test('merging the same source again starts from the previous merge: no false conflicts', async () => {
+  const { store, done } = await tempStore();
+  try {
+    await store.write('main', [ins(1, { a: 1, b: 1 }), ins(2, { a: 1 })]);
+    await store.createBranch('feature');
+    await store.write('feature', [rep(1, { a: 2, b: 1 })]);
+    await store.write('main', [rep(2, { a: 5 })]);
+    assert.equal((await mergeBranches(store, 'feature', 'main')).status, 'merged');
+    // The target edits the document it merged; the source edits a different one.
+    await store.write('main', [rep(1, { a: 2, b: 7 })]);
+    await store.write('feature', [ins(3, { a: 3 })]);
+    const second = await mergeBranches(store, 'feature', 'main');
+    assert.equal(second.status, 'merged');
+    assert.deepEqual(second.conflicts, []);
+    assert.deepEqual(second.applied, { inserted: 1, updated: 0, deleted: 0 });
+    assert.deepEqual(all(store, 'main'), [{ _id: 1, a: 2, b: 7 }, { _id: 2, a: 5 }, { _id: 3, a: 3 }]);
+    assert.equal((await mergeBranches(store, 'feature', 'main')).status, 'up-to-date');
+    // A later change to the document both sides touched is still a real conflict.
+    await store.write('feature', [rep(1, { a: 9, b: 1 })]);
+    await store.write('main', [rep(1, { a: 8, b: 7 })]);
+    const third = await mergeBranches(store, 'feature', 'main');
+    assert.equal(third.status, 'conflicts');
+    assert.deepEqual(third.conflicts.map((c) => c.path), ['a']);
+  } finally {
+    await done();
+  }
+});

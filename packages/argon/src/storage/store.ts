@@ -463,6 +463,24 @@ export class Store {
     return { base, a: sideOnly(va, vb), b: sideOnly(vb, va) };
   }
 
+  /** The id of a live branch (for merge records). */
+  branchId(name: string): number {
+    return this.branch(name).id;
+  }
+
+  /**
+   * Where the last merge of `source` into `target` left off: the source's state it took. Changes
+   * made on the source before that point are already in the target.
+   */
+  lastMerge(source: string, target: string): ReadPoint | null {
+    const s = this.branch(source);
+    const t = this.branch(target);
+    for (const { value } of this.t.merges.getRange({ start: [t.id, Number.MAX_SAFE_INTEGER], end: [t.id, 0], reverse: true })) {
+      if (value.sourceId === s.id) return { branch: s.name, branchId: s.id, lsn: value.sourceLsn };
+    }
+    return null;
+  }
+
   branchStats(branch: string): BranchStats {
     const record = this.branch(branch);
     const view = this.view(branch);

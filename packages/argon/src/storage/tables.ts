@@ -12,6 +12,12 @@ export interface BranchRecord {
   ownBytes: number;
 }
 
+/** A merge into a branch: which source it took, as of which source LSN. */
+export interface MergeRecord {
+  sourceId: number;
+  sourceLsn: number;
+}
+
 export interface TagRecord {
   name: string;
   branchId: number;
@@ -26,6 +32,8 @@ export interface Tables {
   meta: Database<number, string>;
   branches: Database<BranchRecord, number>;
   tags: Database<TagRecord, string>;
+  /** [targetId, lsn of the merge batch] → MergeRecord: later merges start from there. */
+  merges: Database<MergeRecord, [number, number]>;
   /** [ts, lsn] → null: finds the LSN in force at a wall-clock time. */
   clock: Database<null, [number, number]>;
   /** [branchId, lsn] → encoded change list (see changelog.ts). */
@@ -46,6 +54,7 @@ export function openTables(path: string): Tables {
     branches: env.openDB<BranchRecord, number>('branches', {}),
     tags: env.openDB<TagRecord, string>('tags', {}),
     clock: env.openDB<null, [number, number]>('clock', {}),
+    merges: env.openDB<MergeRecord, [number, number]>('merges', {}),
     log: env.openDB<Buffer, [number, number]>('log', { encoding: 'binary' }),
     docs: binary('docs'),
     index: binary('index'),

@@ -215,6 +215,11 @@ export class WriteTx {
     this.changes.push({ op: 'dropIndex', db, coll, id: name });
   }
 
+  /** Records that this batch merges `sourceId`'s state as of `sourceLsn` (the next merge's base). */
+  recordMerge(sourceId: number, sourceLsn: number): void {
+    this.t.merges.put([this.branch.id, this.lsn], { sourceId, sourceLsn });
+  }
+
   /** Writes the batch's bookkeeping: stats versions, change log, clock. Returns false if nothing changed. */
   finish(): boolean {
     if (this.changes.length === 0) return false;

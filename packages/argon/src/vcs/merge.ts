@@ -130,11 +130,16 @@ export async function mergeBranches(store: Store, source: string, target: string
 
   const run = (tx: WriteTx): void => {
     const divergence = store.divergence(source, target);
-    const base = divergence.base;
+    // After an earlier merge of the same source, its state then is the base, and only the source's
+    // later changes are candidates: re-merging must not see already merged work as conflicts.
+    const previous = store.lastMerge(source, target);
+    const base = previous ?? divergence.base;
+    const sourceChanges = previous ? divergence.a.filter((e) => e.lsn > previous.lsn!) : divergence.a;
+    const sourceLsn = store.headLsn;
     const candidates = new Map<string, Candidate>();
-    collectCandidates(divergence.a, candidates);
+    collectCandidates(sourceChanges, candidates);
     const skippedObjects: ObjectChange[] = [];
-    for (const entry of divergence.a) {
+    for (const entry of sourceChanges) {
       for (const c of entry.changes) {
         if (DOC_OPS.has(c.op)) continue;
         const item: ObjectChange = { side: 'from', op: c.op as ObjectChange['op'], db: c.db, coll: c.coll, lsn: entry.lsn };
@@ -209,9 +214,10 @@ export async function mergeBranches(store: Store, source: string, target: string
 
     const failed = failOnConflict || conflicts.some((c) => c.kind === 'unique');
     const wrote = applied.inserted + applied.updated + applied.deleted > 0;
+    if (wrote) tx.recordMerge(store.branchId(source), sourceLsn);
     result = {
       status: failed ? 'conflicts' : wrote || conflicts.length > 0 ? 'merged' : 'up-to-date',
-      fastForward: divergence.b.length === 0 && divergence.a.length > 0,
+      fastForward: divergence.b.length === 0 && sourceChanges.length > 0,
       applied,
       conflicts,
       dryRun,
