@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ArgonError } from '../errors.js';
 import { Store } from '../storage/store.js';
-import type { BranchInfo } from '../storage/types.js';
+import { output, printTable } from './format.js';
+import { DEFAULT_SERVER, withServer } from './server-client.js';
 
 /**
  * The `argon` command. `serve` runs the database server; `connect` asks a running server for a
@@ -14,11 +15,13 @@ const program = new Command()
   .name('argon')
   .description('Argon: a MongoDB-compatible document database with Git-like branches')
   .option('--data <dir>', 'data directory of the embedded store', process.env.ARGON_DATA ?? '.argon')
-  .option('--json', 'print JSON for scripts instead of tables');
+  .option('--json', 'print JSON for scripts instead of tables')
+  .option('--server <uri>', 'the running server (main endpoint) for branch, diff, merge, log and connect', process.env.ARGON_SERVER ?? DEFAULT_SERVER);
 
 interface GlobalOptions {
   data: string;
   json?: boolean;
+  server: string;
 }
 
 async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T> | T): Promise<T> {
@@ -31,23 +34,12 @@ async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T
   }
 }
 
-function printTable(rows: Record<string, unknown>[]): void {
-  if (rows.length === 0) return;
-  const keys = Object.keys(rows[0]!);
-  const cells = rows.map((r) => keys.map((k) => String(r[k] ?? '')));
-  const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i]!.length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  console.log(line(keys.map((k) => k.toUpperCase())));
-  for (const c of cells) console.log(line(c));
+function branchRow(b: Record<string, unknown>): Record<string, unknown> {
+  return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes };
 }
 
-function branchRow(b: BranchInfo): Record<string, unknown> {
-  return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created.toISOString(), ownBytes: b.ownBytes };
-}
-
-function output(json: boolean | undefined, value: unknown, human: () => void): void {
-  if (json) console.log(JSON.stringify(value, null, 2));
-  else human();
+function serverUri(): string {
+  return program.opts<GlobalOptions>().server;
 }
 
 program
@@ -55,7 +47,7 @@ program
   .description('open (or create) the data directory and show its branches and sizes')
   .action(() =>
     withStore((store, opts) => {
-      const branches = store.listBranches().map((b) => ({ ...branchRow(b), documents: store.branchStats(b.name).documents }));
+      const branches = store.listBranches().map((b) => ({ ...branchRow({ ...b }), documents: store.branchStats(b.name).documents }));
       output(opts.json, { data: store.path, headLsn: store.headLsn, branches }, () => {
         console.log(`Argon store at ${store.path} — head LSN ${store.headLsn}`);
         printTable(branches);
@@ -63,12 +55,17 @@ program
     }),
   );
 
-const branch = program.command('branch').description('create, list, rename and delete branches');
+const branch = program.command('branch').description('create, list, rename and delete branches (on the running server)');
 
 branch
   .command('list')
   .description('list branches')
-  .action(() => withStore((store, opts) => output(opts.json, store.listBranches(), () => printTable(store.listBranches().map(branchRow)))));
+  .action(() =>
+    withServer(serverUri(), async (admin) => {
+      const { branches } = await admin({ argonBranchList: 1 });
+      output(program.opts<GlobalOptions>().json, branches, () => printTable((branches as Record<string, unknown>[]).map(branchRow)));
+    }),
+  );
 
 branch
   .command('create <name>')
@@ -76,10 +73,10 @@ branch
   .option('--from <branch>', 'parent branch', 'main')
   .option('--at <time|lsn>', 'fork from a past point: an ISO 8601 time or an LSN')
   .action((name: string, o: { from: string; at?: string }) =>
-    withStore(async (store, opts) => {
-      const at = o.at === undefined ? {} : /^\d+$/.test(o.at) ? { lsn: Number(o.at) } : { time: parseTime(o.at) };
-      const info = await store.createBranch(name, { from: o.from, ...at });
-      output(opts.json, info, () => console.log(`Created branch '${info.name}' from '${info.parent}' at LSN ${info.forkLsn}`));
+    withServer(serverUri(), async (admin) => {
+      const at = o.at === undefined ? {} : /^\d+$/.test(o.at) ? { at: Number(o.at) } : { at: parseTime(o.at) };
+      const { branch: info } = await admin({ argonBranchCreate: name, from: o.from, ...at });
+      output(program.opts<GlobalOptions>().json, info, () => console.log(`Created branch '${info.name}' from '${info.parent}' at LSN ${info.forkLsn}`));
     }),
   );
 
@@ -87,9 +84,9 @@ branch
   .command('rename <from> <to>')
   .description('rename a branch')
   .action((from: string, to: string) =>
-    withStore(async (store, opts) => {
-      const info = await store.renameBranch(from, to);
-      output(opts.json, info, () => console.log(`Renamed branch '${from}' to '${to}'`));
+    withServer(serverUri(), async (admin) => {
+      const { branch: info } = await admin({ argonBranchRename: from, to });
+      output(program.opts<GlobalOptions>().json, info, () => console.log(`Renamed branch '${from}' to '${to}'`));
     }),
   );
 
@@ -97,9 +94,61 @@ branch
   .command('delete <name>')
   .description('delete a branch (history its children still need stays readable)')
   .action((name: string) =>
-    withStore(async (store, opts) => {
-      await store.deleteBranch(name);
-      output(opts.json, { deleted: name }, () => console.log(`Deleted branch '${name}'`));
+    withServer(serverUri(), async (admin) => {
+      await admin({ argonBranchDelete: name });
+      output(program.opts<GlobalOptions>().json, { deleted: name }, () => console.log(`Deleted branch '${name}'`));
+    }),
+  );
+
+program
+  .command('diff <from> <to>')
+  .description('documents and fields that differ between two branches')
+  .action((from: string, to: string) =>
+    withServer(serverUri(), async (admin) => {
+      const diff = await admin({ argonDiff: from, to });
+      output(program.opts<GlobalOptions>().json, diff, () => {
+        for (const c of diff.collections as Record<string, any>[]) {
+          console.log(`${c.db}.${c.coll}: +${c.added.length} -${c.removed.length} ~${c.modified.length}`);
+          for (const d of c.added) console.log(`  + ${JSON.stringify(d.id)}`);
+          for (const d of c.removed) console.log(`  - ${JSON.stringify(d.id)}`);
+          for (const d of c.modified) {
+            console.log(`  ~ ${JSON.stringify(d.id)}`);
+            for (const f of d.fields ?? []) console.log(`      ${f.path}: ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`);
+          }
+        }
+        if ((diff.collections as unknown[]).length === 0) console.log('No differences');
+      });
+    }),
+  );
+
+program
+  .command('merge <source>')
+  .description('three-way merge of a branch into another; exits non-zero unless it completes')
+  .requiredOption('--into <target>', 'the branch that receives the changes')
+  .option('--strategy <strategy>', 'fail (default: conflicts stop the merge), ours or theirs', 'fail')
+  .option('--dry-run', 'show what would happen, write nothing')
+  .action((source: string, o: { into: string; strategy: string; dryRun?: boolean }) =>
+    withServer(serverUri(), async (admin) => {
+      const result = await admin({ argonMerge: source, into: o.into, strategy: o.strategy, dryRun: !!o.dryRun });
+      output(program.opts<GlobalOptions>().json, result, () => {
+        const { inserted, updated, deleted } = result.applied;
+        console.log(`${o.dryRun ? 'Dry run: ' : ''}${result.status}${result.fastForward ? ' (fast-forward)' : ''}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
+        for (const c of result.conflicts) console.log(`  conflict ${c.kind} ${c.db}.${c.coll} ${JSON.stringify(c.id)} ${c.path}${c.resolved ? ` (took ${c.resolved})` : ''}`);
+      });
+      if (result.status === 'conflicts') process.exitCode = 1;
+    }),
+  );
+
+program
+  .command('log [branch]')
+  .description("a branch's change log, newest first")
+  .option('--limit <n>', 'how many entries', '20')
+  .action((name: string | undefined, o: { limit: string }) =>
+    withServer(serverUri(), async (admin) => {
+      const { entries } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit) });
+      output(program.opts<GlobalOptions>().json, entries, () =>
+        printTable((entries as Record<string, any>[]).map((e) => ({ lsn: e.lsn, time: e.time, branch: e.branch, changes: e.changes.map((c: any) => `${c.op} ${c.db}.${c.coll}${c.id === undefined ? '' : ` ${JSON.stringify(c.id)}`}`).join(', ') }))),
+      );
     }),
   );
 
@@ -138,19 +187,14 @@ program
 program
   .command('connect [branch]')
   .description("print a branch's connection string (starts its endpoint on the running server)")
-  .option('--server <uri>', 'the running server (main endpoint)', process.env.ARGON_SERVER ?? 'mongodb://127.0.0.1:27017/?directConnection=true')
-  .action(async (branchName: string | undefined, o: { server: string }) => {
-    const { MongoClient } = await import('mongodb');
-    const client = new MongoClient(o.server, { serverSelectionTimeoutMS: 3000 });
-    try {
-      const reply = await client.db('admin').command({ argonEndpoint: branchName ?? 'main' });
-      const url = new URL(o.server);
+  .action((branchName: string | undefined) =>
+    withServer(serverUri(), async (admin) => {
+      const reply = await admin({ argonEndpoint: branchName ?? 'main' });
+      const url = new URL(serverUri());
       url.port = String(reply.port);
       console.log(url.toString());
-    } finally {
-      await client.close();
-    }
-  });
+    }),
+  );
 
 function parseTime(text: string): Date {
   const time = new Date(text);

@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import { startServer } from './server-helpers.js';
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+const execFileP = promisify(execFile);
+
+let env: Awaited<ReturnType<typeof startServer>>;
+before(async () => {
+  env = await startServer();
+});
+after(async () => {
+  await env.stop();
+});
+
+/** Runs `argon --server <test server> ...args`; resolves with stdout, stderr and the exit code. */
+async function argon(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [CLI, '--server', env.uri, ...args], { timeout: 30_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (err: any) {
+    return { stdout: err.stdout ?? '', stderr: err.stderr ?? '', code: err.code ?? 1 };
+  }
+}
+
+test('the CLI branches, connects, diffs, merges and logs through the running server', async () => {
+  await env.client.db('app').collection<any>('t').insertOne({ _id: 1, v: 1 });
+  const created = await argon('--json', 'branch', 'create', 'exp');
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(JSON.parse(created.stdout).parent, 'main');
+  const list = JSON.parse((await argon('--json', 'branch', 'list')).stdout);
+  assert.deepEqual(list.map((b: any) => b.name).sort(), ['exp', 'main']);
+  assert.match((await argon('branch', 'list')).stdout, /^NAME\s+PARENT/m);
+
+  const uri = (await argon('connect', 'exp')).stdout.trim();
+  assert.notEqual(uri, env.uri);
+  const exp = new MongoClient(uri);
+  try {
+    await exp.db('app').collection<any>('t').updateOne({ _id: 1 }, { $set: { v: 2 } });
+  } finally {
+    await exp.close();
+  }
+  const diff = await argon('diff', 'main', 'exp');
+  assert.match(diff.stdout, /app\.t: \+0 -0 ~1/);
+  assert.match(diff.stdout, /v: 1 → 2/);
+
+  const dry = await argon('merge', 'exp', '--into', 'main', '--dry-run');
+  assert.equal(dry.code, 0);
+  assert.match(dry.stdout, /Dry run: merged \(fast-forward\): 0 inserted, 1 updated/);
+  assert.equal((await env.client.db('app').collection<any>('t').findOne({ _id: 1 }))!.v, 1);
+  assert.equal((await argon('merge', 'exp', '--into', 'main')).code, 0);
+  assert.equal((await env.client.db('app').collection<any>('t').findOne({ _id: 1 }))!.v, 2);
+
+  await env.client.db('app').collection<any>('t').updateOne({ _id: 1 }, { $set: { v: 3 } });
+  const e2 = new MongoClient(uri);
+  try {
+    await e2.db('app').collection<any>('t').updateOne({ _id: 1 }, { $set: { v: 4 } });
+  } finally {
+    await e2.close();
+  }
+  const conflicted = await argon('merge', 'exp', '--into', 'main');
+  assert.equal(conflicted.code, 1, 'a merge that does not complete exits non-zero');
+  assert.match(conflicted.stdout, /conflicts.*\n\s+conflict field app\.t 1 v/);
+  assert.equal((await argon('merge', 'exp', '--into', 'main', '--strategy', 'theirs')).code, 0);
+
+  const log = JSON.parse((await argon('--json', 'log', 'main', '--limit', '3')).stdout);
+  assert.equal(log.length, 3);
+  const bad = await argon('branch', 'create', 'no good');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^argon: InvalidBranchName: Invalid branch name/);
+  assert.equal((await argon('branch', 'delete', 'exp')).code, 0);
+});
