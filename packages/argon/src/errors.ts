@@ -53,6 +53,8 @@ export const ErrorCodes = {
   InvalidBranchName: 50003,
   BranchHasChildren: 50004,
   StoreClosed: 50005,
+  // Not IllegalOperation (20): drivers rewrite that code on writes into a 'retryable writes' message.
+  ReadOnlyEndpoint: 50006,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;

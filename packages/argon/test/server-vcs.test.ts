@@ -60,3 +60,33 @@ test('branch, diff and merge over the wire with admin commands', async () => {
     await exp.close();
   }
 });
+
+test('time travel: a read-only connection string for a branch as of a past time or LSN', async () => {
+  const c = env.client.db('tt').collection<any>('events');
+  await c.insertOne({ _id: 'first' });
+  await new Promise((r) => setTimeout(r, 20));
+  const between = new Date();
+  await new Promise((r) => setTimeout(r, 20));
+  await c.insertOne({ _id: 'second' });
+  await c.updateOne({ _id: 'first' }, { $set: { edited: true } });
+
+  const past = new MongoClient(await env.server.uri(`main@${between.toISOString()}`));
+  try {
+    const events = past.db('tt').collection<any>('events');
+    assert.deepEqual(await events.find().toArray(), [{ _id: 'first' }], 'the state as of that moment');
+    assert.equal(await events.countDocuments(), 1);
+    await assert.rejects(events.insertOne({ _id: 'nope' }), (err: MongoServerError) => err.code === 50006 && /read-only/.test(err.message));
+    await assert.rejects(events.aggregate([{ $out: 'copy' }]).toArray(), (err: MongoServerError) => err.code === 50006);
+  } finally {
+    await past.close();
+  }
+  const lsn = env.server.store.headLsn - 1;
+  const byLsn = new MongoClient(await env.server.uri(`main@${lsn}`));
+  try {
+    assert.deepEqual((await byLsn.db('tt').collection<any>('events').find().toArray()).map((d) => d._id), ['first', 'second']);
+  } finally {
+    await byLsn.close();
+  }
+  assert.deepEqual((await c.find().toArray()).map((d) => d._id), ['first', 'second'], 'head is untouched');
+  await assert.rejects(env.server.uri('main@not-a-time'), /neither an ISO 8601 time nor an LSN/);
+});

@@ -18,7 +18,7 @@ function source(ctx: CommandContext, coll: string | null, pipeline: Document[]):
   }
   if (coll === null) throw new ArgonError('InvalidNamespace', "{aggregate: 1} is only valid with a first stage that generates documents, such as $documents");
   if ('$collStats' in first) {
-    const stats = ctx.store.collectionStats(ctx.branch, ctx.db, coll);
+    const stats = ctx.store.collectionStats(ctx.point, ctx.db, coll);
     const spec = first.$collStats as Document;
     const doc: Document = { ns: `${ctx.db}.${coll}`, host: ctx.server.host, localTime: new Date() };
     if (spec.count !== undefined) doc.count = stats.count;
@@ -33,7 +33,7 @@ function source(ctx: CommandContext, coll: string | null, pipeline: Document[]):
 }
 
 function* scanAll(ctx: CommandContext, coll: string): Generator<Document> {
-  for (const raw of ctx.store.scanRaw(ctx.branch, ctx.db, coll)) yield decodeFaithful(raw);
+  for (const raw of ctx.store.scanRaw(ctx.point, ctx.db, coll)) yield decodeFaithful(raw);
 }
 
 export async function aggregate(cmd: Document, ctx: CommandContext): Promise<CommandResult> {
@@ -51,6 +51,9 @@ export async function aggregate(cmd: Document, ctx: CommandContext): Promise<Com
     collection: (name) => scanAll(ctx, name),
     variables: docArg(cmd, 'let'),
   });
+  if ((result.out || result.merge) && typeof ctx.point !== 'string') {
+    throw new ArgonError('ReadOnlyEndpoint', '$out and $merge write: this endpoint is read-only (a branch as of a past point)');
+  }
   if (result.out) {
     const { db, coll: outColl } = result.out;
     await ctx.store.transact(ctx.branch, (tx) => {

@@ -1,12 +1,15 @@
 import type { Document } from 'bson';
 import type { Store } from '../storage/store.js';
+import type { ReadPoint } from '../storage/types.js';
 import type { CursorManager } from './cursors.js';
 
 /** What a command handler can see: the store, the branch its endpoint serves, and the connection. */
 export interface CommandContext {
   store: Store;
-  /** The branch this endpoint reads and writes. */
+  /** The branch this endpoint writes (time-travel endpoints are read-only). */
   branch: string;
+  /** Where this endpoint reads: the branch's head, or a pinned past point. */
+  point: ReadPoint | string;
   /** The database named by `$db`. */
   db: string;
   cursors: CursorManager;

@@ -92,7 +92,7 @@ export function find(cmd: Document, ctx: CommandContext): CommandResult {
   if (byId.is && !sort && !projection && skip === 0 && hint === undefined && !bounds && numberArg(cmd, 'batchSize') !== 0) {
     // The hot point read: the stored bytes go out as they are, with no decode and no re-check
     // (key equality in the store is MongoDB's equality for _id).
-    const raw = ctx.store.getRaw(ctx.branch, ctx.db, coll, byId.id);
+    const raw = ctx.store.getRaw(ctx.point, ctx.db, coll, byId.id);
     return cursorReply(ctx, `${ctx.db}.${coll}`, raw ? [raw] : [], undefined, true);
   }
   const matches = findMatches(ctx, coll, filter, { sort, hint, bounds, limit: limit > 0 ? skip + limit : undefined });
@@ -259,7 +259,7 @@ export function count(cmd: Document, ctx: CommandContext): Document {
   const skip = numberArg(cmd, 'skip', 0)!;
   const limit = Math.abs(numberArg(cmd, 'limit', 0)!);
   if (Object.keys(query).length === 0) {
-    const total = ctx.store.count(ctx.branch, ctx.db, coll);
+    const total = ctx.store.count(ctx.point, ctx.db, coll);
     const n = Math.max(0, total - skip);
     return { n: limit > 0 ? Math.min(n, limit) : n, ok: 1 };
   }

@@ -26,7 +26,7 @@ export interface MatchOptions {
 
 /** Chooses how to read a collection for a filter; `explain` reports the same choice. */
 export function plan(ctx: CommandContext, coll: string, filter: Document, sort?: Document, hint?: string | Document, bounds?: IndexBounds): QueryPlan {
-  const info = ctx.store.collection(ctx.branch, ctx.db, coll);
+  const info = ctx.store.collection(ctx.point, ctx.db, coll);
   const indexes = (info?.indexes ?? []).filter((ix) => ix.name !== '_id_');
   if (bounds && hint === undefined) {
     throw new ArgonError('Location51173', 'When using min()/max() a hint of which index to use must be provided');
@@ -108,15 +108,15 @@ export function findMatches(ctx: CommandContext, coll: string, filter: Document,
 
 /** Raw documents that may match: a superset chosen by the planner; the filter is always re-applied. */
 function* candidates(ctx: CommandContext, coll: string, filter: Document, options: MatchOptions): Generator<Buffer> {
-  const { store, branch, db } = ctx;
+  const { store, point, db } = ctx;
   const p = plan(ctx, coll, filter, options.sort, options.hint, options.bounds);
   if (p.kind === 'IDSCAN') {
-    yield* store.scanRaw(branch, db, coll, p.range);
+    yield* store.scanRaw(point, db, coll, p.range);
     return;
   }
   if (p.kind === 'IDPOINTS') {
     for (const id of p.ids) {
-      const raw = store.getRaw(branch, db, coll, id);
+      const raw = store.getRaw(point, db, coll, id);
       if (raw) yield raw;
     }
     return;
@@ -124,13 +124,13 @@ function* candidates(ctx: CommandContext, coll: string, filter: Document, option
   if (p.kind === 'IXSCAN') {
     const ranges: IndexRange[] = p.ranges;
     if (ranges.length === 1) {
-      yield* store.indexScanRaw(branch, db, coll, p.index, ranges[0]);
+      yield* store.indexScanRaw(point, db, coll, p.index, ranges[0]);
       return;
     }
     // Several point ranges ($in): a multikey document may sit in more than one.
     const seen = new Set<string>();
     for (const range of ranges) {
-      for (const raw of store.indexScanRaw(branch, db, coll, p.index, range)) {
+      for (const raw of store.indexScanRaw(point, db, coll, p.index, range)) {
         const key = raw.toString('latin1');
         if (seen.has(key)) continue;
         seen.add(key);
@@ -139,5 +139,5 @@ function* candidates(ctx: CommandContext, coll: string, filter: Document, option
     }
     return;
   }
-  yield* store.scanRaw(branch, db, coll);
+  yield* store.scanRaw(point, db, coll);
 }

@@ -12,7 +12,7 @@ function describe(p: QueryPlan, ctx: CommandContext, coll: string, filter: Docum
     case 'IDSCAN':
       return { stage: 'FETCH', filter, inputStage: { stage: 'IXSCAN', keyPattern: { _id: 1 }, indexName: '_id_', direction: 'forward' } };
     case 'IXSCAN': {
-      const index = ctx.store.collection(ctx.branch, ctx.db, coll)?.indexes.find((ix) => ix.name === p.index);
+      const index = ctx.store.collection(ctx.point, ctx.db, coll)?.indexes.find((ix) => ix.name === p.index);
       return { stage: 'FETCH', filter, inputStage: { stage: 'IXSCAN', keyPattern: index?.key ?? {}, indexName: p.index, isMultiKey: false, direction: 'forward', indexBounds: p.ranges } };
     }
     default:

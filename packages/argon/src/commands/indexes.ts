@@ -45,7 +45,7 @@ export async function createIndexes(cmd: Document, ctx: CommandContext): Promise
   const coll = stringArg(cmd, 'createIndexes');
   if (!Array.isArray(cmd.indexes) || cmd.indexes.length === 0) throw new ArgonError('BadValue', "Must specify at least one index to create");
   const specs = (cmd.indexes as Document[]).map(parseSpec);
-  const before = ctx.store.collection(ctx.branch, ctx.db, coll);
+  const before = ctx.store.collection(ctx.point, ctx.db, coll);
   const { result } = await ctx.store.transact(ctx.branch, (tx) => {
     const created = specs.filter((spec) => !tx.collection(ctx.db, coll)?.indexes.some((ix) => ix.name === spec.name && JSON.stringify(ix.key) === JSON.stringify(spec.key)));
     for (const spec of specs) tx.createIndex(ctx.db, coll, spec);
@@ -64,7 +64,7 @@ export async function createIndexes(cmd: Document, ctx: CommandContext): Promise
 
 export function listIndexes(cmd: Document, ctx: CommandContext): CommandResult {
   const coll = stringArg(cmd, 'listIndexes');
-  const info = ctx.store.collection(ctx.branch, ctx.db, coll);
+  const info = ctx.store.collection(ctx.point, ctx.db, coll);
   if (!info) throw new ArgonError('NamespaceNotFound', `ns does not exist: ${ctx.db}.${coll}`);
   const docs = info.indexes.map((ix) => {
     const d: Document = { v: 2, key: ix.key, name: ix.name };
@@ -79,7 +79,7 @@ export function listIndexes(cmd: Document, ctx: CommandContext): CommandResult {
 
 export async function dropIndexes(cmd: Document, ctx: CommandContext): Promise<Document> {
   const coll = stringArg(cmd, 'dropIndexes');
-  const info = ctx.store.collection(ctx.branch, ctx.db, coll);
+  const info = ctx.store.collection(ctx.point, ctx.db, coll);
   if (!info) throw new ArgonError('NamespaceNotFound', `ns not found ${ctx.db}.${coll}`);
   const secondary = info.indexes.filter((ix) => ix.name !== '_id_');
   const target = cmd.index;

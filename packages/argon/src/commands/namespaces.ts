@@ -8,8 +8,8 @@ import { boolArg, docArg, stringArg } from './values.js';
 export function listDatabases(cmd: Document, ctx: CommandContext): Document {
   const filter = docArg(cmd, 'filter');
   const nameOnly = boolArg(cmd, 'nameOnly', false);
-  let databases: Document[] = ctx.store.listDatabases(ctx.branch).map((name) => {
-    const sizeOnDisk = ctx.store.listCollections(ctx.branch, name).reduce((n, c) => n + collectionBytes(ctx, name, c.name), 0);
+  let databases: Document[] = ctx.store.listDatabases(ctx.point).map((name) => {
+    const sizeOnDisk = ctx.store.listCollections(ctx.point, name).reduce((n, c) => n + collectionBytes(ctx, name, c.name), 0);
     return nameOnly ? { name } : { name, sizeOnDisk, empty: sizeOnDisk === 0 };
   });
   if (filter) databases = databases.filter(compileFilter(filter));
@@ -20,7 +20,7 @@ export function listDatabases(cmd: Document, ctx: CommandContext): Document {
 export function listCollections(cmd: Document, ctx: CommandContext): CommandResult {
   const filter = docArg(cmd, 'filter');
   const nameOnly = boolArg(cmd, 'nameOnly', false);
-  let infos: Document[] = ctx.store.listCollections(ctx.branch, ctx.db).map((c) =>
+  let infos: Document[] = ctx.store.listCollections(ctx.point, ctx.db).map((c) =>
     nameOnly
       ? { name: c.name, type: 'collection' }
       : { name: c.name, type: 'collection', options: {}, info: { readOnly: false }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
@@ -41,14 +41,14 @@ export async function create(cmd: Document, ctx: CommandContext): Promise<Docume
 
 export async function drop(cmd: Document, ctx: CommandContext): Promise<Document> {
   const name = stringArg(cmd, 'drop');
-  const before = ctx.store.collection(ctx.branch, ctx.db, name);
+  const before = ctx.store.collection(ctx.point, ctx.db, name);
   const { result } = await ctx.store.transact(ctx.branch, (tx) => tx.dropCollection(ctx.db, name));
   // Since 7.0 dropping a missing collection succeeds.
   return result ? { nIndexesWas: before?.indexes.length ?? 1, ns: `${ctx.db}.${name}`, ok: 1 } : { ok: 1 };
 }
 
 export async function dropDatabase(_cmd: Document, ctx: CommandContext): Promise<Document> {
-  const names = ctx.store.listCollections(ctx.branch, ctx.db).map((c) => c.name);
+  const names = ctx.store.listCollections(ctx.point, ctx.db).map((c) => c.name);
   if (names.length > 0) await ctx.store.transact(ctx.branch, (tx) => names.forEach((n) => tx.dropCollection(ctx.db, n)));
   return { dropped: ctx.db, ok: 1 };
 }
@@ -63,12 +63,12 @@ export async function renameCollection(cmd: Document, ctx: CommandContext): Prom
 
 export function dbStats(cmd: Document, ctx: CommandContext): Document {
   const scale = typeof cmd.scale === 'number' && cmd.scale > 0 ? cmd.scale : 1;
-  const colls = ctx.store.listCollections(ctx.branch, ctx.db);
+  const colls = ctx.store.listCollections(ctx.point, ctx.db);
   let objects = 0;
   let dataSize = 0;
   let indexes = 0;
   for (const c of colls) {
-    objects += ctx.store.count(ctx.branch, ctx.db, c.name);
+    objects += ctx.store.count(ctx.point, ctx.db, c.name);
     dataSize += collectionBytes(ctx, ctx.db, c.name);
     indexes += c.indexes.length;
   }
@@ -90,9 +90,9 @@ export function dbStats(cmd: Document, ctx: CommandContext): Document {
 
 export function collStats(cmd: Document, ctx: CommandContext): Document {
   const name = stringArg(cmd, 'collStats');
-  const info = ctx.store.collection(ctx.branch, ctx.db, name);
+  const info = ctx.store.collection(ctx.point, ctx.db, name);
   if (!info) throw new ArgonError('NamespaceNotFound', `Collection [${ctx.db}.${name}] not found.`);
-  const count = ctx.store.count(ctx.branch, ctx.db, name);
+  const count = ctx.store.count(ctx.point, ctx.db, name);
   const size = collectionBytes(ctx, ctx.db, name);
   return {
     ns: `${ctx.db}.${name}`,
@@ -109,7 +109,7 @@ export function collStats(cmd: Document, ctx: CommandContext): Document {
 }
 
 function collectionBytes(ctx: CommandContext, db: string, coll: string): number {
-  return ctx.store.collectionStats(ctx.branch, db, coll).bytes;
+  return ctx.store.collectionStats(ctx.point, db, coll).bytes;
 }
 
 function splitNs(ns: string): { db: string; coll: string } {

@@ -6,6 +6,7 @@ import { lookupCommand } from '../commands/registry.js';
 import { isRawReply, type CommandContext, type CommandResult, type ServerInfo } from '../commands/context.js';
 import type { CursorManager } from '../commands/cursors.js';
 import type { Store } from '../storage/store.js';
+import type { ReadPoint } from '../storage/types.js';
 import type { ServerMetrics } from './metrics.js';
 import { decodeCompressed, encodeCompressed } from '../wire/compression.js';
 import { WireError } from '../wire/errors.js';
@@ -17,6 +18,8 @@ import { HEADER_SIZE, OpCode } from '../wire/protocol.js';
 export interface EndpointInfo {
   branch: string;
   readOnly: boolean;
+  /** A pinned past point for time-travel endpoints; the branch head otherwise. */
+  point?: ReadPoint;
 }
 
 let nextConnectionId = 1;
@@ -239,11 +242,12 @@ export class Connection {
     if (typeof db !== 'string' || db.length === 0) throw new ArgonError('BadValue', "the '$db' field is missing or not a string");
     if (spec.adminOnly && db !== 'admin') throw new ArgonError('Unauthorized', `${name} may only be run against the admin database.`);
     if (spec.writes && this.endpoint.readOnly) {
-      throw new ArgonError('IllegalOperation', `this endpoint is read-only (branch '${this.endpoint.branch}' as of a past point)`);
+      throw new ArgonError('ReadOnlyEndpoint', `this endpoint is read-only (branch '${this.endpoint.branch}' as of a past point)`);
     }
     const ctx: CommandContext = {
       store: this.store,
       branch: this.endpoint.branch,
+      point: this.endpoint.point ?? this.endpoint.branch,
       db,
       cursors: this.cursors,
       connection: {

@@ -7,7 +7,7 @@ import { ArgonError } from '../errors.js';
 import { plainNumbers } from '../commands/values.js';
 import { compileFilter } from '../query/filter.js';
 import { Store } from '../storage/store.js';
-import { Connection } from './connection.js';
+import { Connection, type EndpointInfo } from './connection.js';
 import { TtlMonitor } from './ttl.js';
 import { ServerMetrics } from './metrics.js';
 import { startHttp } from './http.js';
@@ -29,7 +29,8 @@ export interface ServerOptions {
 }
 
 interface Endpoint {
-  branch: string;
+  /** `branch`, or `branch@lsn` for a read-only time-travel endpoint. */
+  ref: string;
   port: number;
   server: net.Server;
 }
@@ -73,7 +74,7 @@ export class ArgonServer {
   static async start(options: ServerOptions): Promise<ArgonServer> {
     const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
     const server = new ArgonServer(store, options);
-    await server.listen('main', options.port ?? 27017);
+    await server.listen('main', { branch: 'main', readOnly: false }, options.port ?? 27017);
     if (options.httpPort !== undefined) {
       server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log });
     }
@@ -92,20 +93,40 @@ export class ArgonServer {
     return `mongodb://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}/?directConnection=true`;
   }
 
-  async endpointFor(branch: string): Promise<number> {
-    const existing = this.endpoints.get(branch);
+  /**
+   * The port of a ref's endpoint, started if needed. A ref is a branch name, or `branch@TIME`
+   * (ISO 8601) / `branch@LSN` for a read-only endpoint pinned to that past point.
+   */
+  async endpointFor(ref: string): Promise<number> {
+    const endpoint = this.resolveRef(ref);
+    const key = endpoint.point ? `${endpoint.branch}@${endpoint.point.lsn}` : endpoint.branch;
+    const existing = this.endpoints.get(key);
     if (existing) return existing.port;
-    this.store.getBranch(branch); // throws BranchNotFound
-    let pending = this.starting.get(branch);
+    let pending = this.starting.get(key);
     if (!pending) {
-      pending = this.listenOnFreeBranchPort(branch).finally(() => this.starting.delete(branch));
-      this.starting.set(branch, pending);
+      pending = this.listenOnFreeBranchPort(key, endpoint).finally(() => this.starting.delete(key));
+      this.starting.set(key, pending);
     }
     return pending;
   }
 
-  listEndpoints(): { branch: string; port: number }[] {
-    return [...this.endpoints.values()].map(({ branch, port }) => ({ branch, port }));
+  private resolveRef(ref: string): EndpointInfo {
+    const at = ref.indexOf('@');
+    if (at < 0) {
+      this.store.getBranch(ref); // throws BranchNotFound
+      return { branch: ref, readOnly: false };
+    }
+    const branch = ref.slice(0, at);
+    const when = ref.slice(at + 1);
+    const point = /^\d+$/.test(when) ? { branch, lsn: Number(when) } : { branch, time: new Date(when) };
+    if (point.time && Number.isNaN(point.time.getTime())) throw new ArgonError('BadValue', `'${when}' is neither an ISO 8601 time nor an LSN`);
+    // Pin the point now: a time resolves to the LSN in force then (and is checked against retention).
+    const lsn = this.store.view(point).readLsn;
+    return { branch, readOnly: true, point: { branch, lsn } };
+  }
+
+  listEndpoints(): { ref: string; port: number }[] {
+    return [...this.endpoints.values()].map(({ ref, port }) => ({ ref, port }));
   }
 
   /** Port of the HTTP endpoint, if it runs. */
@@ -124,16 +145,16 @@ export class ArgonServer {
     if (!this.options.store) await this.store.close();
   }
 
-  private async listenOnFreeBranchPort(branch: string): Promise<number> {
+  private async listenOnFreeBranchPort(key: string, endpoint: EndpointInfo): Promise<number> {
     const base = this.options.port ?? 27017;
     // Port 0 (tests): let the OS choose for every endpoint.
-    if (base === 0 && !this.options.branchPorts) return this.listen(branch, 0);
+    if (base === 0 && !this.options.branchPorts) return this.listen(key, endpoint, 0);
     const [first, last] = this.options.branchPorts ?? [base + 1, base + 200];
     const used = new Set([...this.endpoints.values()].map((e) => e.port));
     for (let port = first; port <= last; port++) {
       if (used.has(port)) continue;
       try {
-        return await this.listen(branch, port);
+        return await this.listen(key, endpoint, port);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       }
@@ -141,19 +162,19 @@ export class ArgonServer {
     throw new ArgonError('InternalError', `no free port left for branch endpoints in ${first}-${last}`);
   }
 
-  private listen(branch: string, port: number): Promise<number> {
+  private listen(key: string, endpoint: EndpointInfo, port: number): Promise<number> {
     const server = net.createServer((socket) => {
       this.connections.add(socket);
       socket.on('close', () => this.connections.delete(socket));
-      new Connection(socket, { branch, readOnly: false }, this.store, this.cursors, this.info, this.log, this.metrics);
+      new Connection(socket, endpoint, this.store, this.cursors, this.info, this.log, this.metrics);
     });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.host, () => {
         server.off('error', reject);
         const actual = (server.address() as net.AddressInfo).port;
-        this.endpoints.set(branch, { branch, port: actual, server });
-        this.log.info({ branch, host: this.host, port: actual }, 'endpoint listening');
+        this.endpoints.set(key, { ref: key, port: actual, server });
+        this.log.info({ ref: key, readOnly: endpoint.readOnly, host: this.host, port: actual }, 'endpoint listening');
         resolve(actual);
       });
     });
