@@ -73,3 +73,28 @@ test('the CLI branches, connects, diffs, merges and logs through the running ser
   assert.match(bad.stderr, /^argon: InvalidBranchName: Invalid branch name/);
   assert.equal((await argon('branch', 'delete', 'exp')).code, 0);
 });
+
+test('tags are refs: tag, connect to it read-only, branch from it, diff against it', async () => {
+  const items = env.client.db('shop').collection<any>('items');
+  await items.insertOne({ _id: 'a' });
+  assert.equal((await argon('tag', 'create', 'v1')).code, 0);
+  await items.insertOne({ _id: 'b' });
+  const tags = JSON.parse((await argon('--json', 'tag', 'list')).stdout);
+  assert.deepEqual(tags.map((t: any) => [t.name, t.branch]), [['v1', 'main']]);
+
+  const atTag = new MongoClient((await argon('connect', 'v1')).stdout.trim());
+  try {
+    assert.deepEqual((await atTag.db('shop').collection<any>('items').find().toArray()).map((d) => d._id), ['a']);
+  } finally {
+    await atTag.close();
+  }
+  assert.equal((await argon('branch', 'create', 'from-v1', '--from', 'v1')).code, 0);
+  assert.deepEqual([...env.server.store.scan('from-v1', 'shop', 'items')].map((d) => d._id), ['a']);
+  const diff = JSON.parse((await argon('--json', 'diff', 'v1', 'main')).stdout);
+  const shop = diff.collections.find((c: any) => c.db === 'shop');
+  assert.deepEqual(shop.added.map((d: any) => d.id), ['b']);
+  assert.equal((await argon('tag', 'delete', 'v1')).code, 0);
+  const missing = await argon('connect', 'v1');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No branch or tag named 'v1'/);
+});

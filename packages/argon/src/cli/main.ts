@@ -70,7 +70,7 @@ branch
 branch
   .command('create <name>')
   .description('create a branch (copy-on-write: instant at any data size)')
-  .option('--from <branch>', 'parent branch', 'main')
+  .option('--from <ref>', 'parent: a branch, a tag or branch@time|lsn', 'main')
   .option('--at <time|lsn>', 'fork from a past point: an ISO 8601 time or an LSN')
   .action((name: string, o: { from: string; at?: string }) =>
     withServer(serverUri(), async (admin) => {
@@ -100,9 +100,42 @@ branch
     }),
   );
 
+const tag = program.command('tag').description('name points of branches (usable wherever a ref is)');
+
+tag
+  .command('create <name>')
+  .description('tag a ref: a branch head (default main), another tag, or branch@time|lsn')
+  .option('--from <ref>', 'what to tag', 'main')
+  .action((name: string, o: { from: string }) =>
+    withServer(serverUri(), async (admin) => {
+      const { tag: info } = await admin({ argonTagCreate: name, from: o.from });
+      output(program.opts<GlobalOptions>().json, info, () => console.log(`Tagged ${info.branch} at LSN ${info.lsn} as '${info.name}'`));
+    }),
+  );
+
+tag
+  .command('list')
+  .description('list tags')
+  .action(() =>
+    withServer(serverUri(), async (admin) => {
+      const { tags } = await admin({ argonTagList: 1 });
+      output(program.opts<GlobalOptions>().json, tags, () => printTable(tags));
+    }),
+  );
+
+tag
+  .command('delete <name>')
+  .description('delete a tag')
+  .action((name: string) =>
+    withServer(serverUri(), async (admin) => {
+      await admin({ argonTagDelete: name });
+      output(program.opts<GlobalOptions>().json, { deleted: name }, () => console.log(`Deleted tag '${name}'`));
+    }),
+  );
+
 program
   .command('diff <from> <to>')
-  .description('documents and fields that differ between two branches')
+  .description('documents and fields that differ between two refs (branches, tags, branch@time|lsn)')
   .action((from: string, to: string) =>
     withServer(serverUri(), async (admin) => {
       const diff = await admin({ argonDiff: from, to });

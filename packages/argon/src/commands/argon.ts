@@ -45,9 +45,9 @@ export async function argonBranchRename(cmd: Document, ctx: CommandContext): Pro
   return { branch: branchDoc(await ctx.store.renameBranch(stringArg(cmd, 'argonBranchRename'), stringArg(cmd, 'to'))), ok: 1 };
 }
 
-/** `{argonDiff: fromBranch, to: toBranch}`: documents and field-level changes between two branches. */
+/** `{argonDiff: fromRef, to: toRef}` (branches, tags or `branch@time|lsn`): documents and field-level changes between two branches. */
 export function argonDiff(cmd: Document, ctx: CommandContext): Document {
-  const diff = diffRefs(ctx.store, stringArg(cmd, 'argonDiff'), stringArg(cmd, 'to'));
+  const diff = diffRefs(ctx.store, ctx.store.resolveRef(stringArg(cmd, 'argonDiff')), ctx.store.resolveRef(stringArg(cmd, 'to')));
   return { ...diff, ok: 1 };
 }
 
@@ -64,4 +64,24 @@ export function argonLog(cmd: Document, ctx: CommandContext): Document {
   const limit = numberArg(cmd, 'limit', 100)!;
   const entries = [...ctx.store.log(stringArg(cmd, 'argonLog'), { fromLsn: numberArg(cmd, 'fromLsn') })].reverse().slice(0, limit);
   return { entries, ok: 1 };
+}
+
+function tagDoc(ctx: CommandContext, tag: { name: string; branchId: number; lsn: number; created: number }): Document {
+  const branch = ctx.store.listBranches().find((b) => b.id === tag.branchId)?.name ?? null;
+  return { name: tag.name, branch, lsn: tag.lsn, created: new Date(tag.created) };
+}
+
+/** `{argonTagCreate: name, from?: ref}`: names a point (default: main's head) for later reads, branches and diffs. */
+export async function argonTagCreate(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const point = ctx.store.resolveRef(cmd.from === undefined ? 'main' : stringArg(cmd, 'from'));
+  return { tag: tagDoc(ctx, await ctx.store.createTag(stringArg(cmd, 'argonTagCreate'), point)), ok: 1 };
+}
+
+export function argonTagList(_cmd: Document, ctx: CommandContext): Document {
+  return { tags: ctx.store.listTags().map((t) => tagDoc(ctx, t)), ok: 1 };
+}
+
+export async function argonTagDelete(cmd: Document, ctx: CommandContext): Promise<Document> {
+  await ctx.store.deleteTag(stringArg(cmd, 'argonTagDelete'));
+  return { ok: 1 };
 }

@@ -111,18 +111,11 @@ export class ArgonServer {
   }
 
   private resolveRef(ref: string): EndpointInfo {
-    const at = ref.indexOf('@');
-    if (at < 0) {
-      this.store.getBranch(ref); // throws BranchNotFound
-      return { branch: ref, readOnly: false };
-    }
-    const branch = ref.slice(0, at);
-    const when = ref.slice(at + 1);
-    const point = /^\d+$/.test(when) ? { branch, lsn: Number(when) } : { branch, time: new Date(when) };
-    if (point.time && Number.isNaN(point.time.getTime())) throw new ArgonError('BadValue', `'${when}' is neither an ISO 8601 time nor an LSN`);
+    const point = this.store.resolveRef(ref);
+    if (point.lsn === undefined && point.time === undefined) return { branch: point.branch, readOnly: false };
     // Pin the point now: a time resolves to the LSN in force then (and is checked against retention).
     const lsn = this.store.view(point).readLsn;
-    return { branch, readOnly: true, point: { branch, lsn } };
+    return { branch: point.branch, readOnly: true, point: { ...point, time: undefined, lsn } };
   }
 
   listEndpoints(): { ref: string; port: number }[] {

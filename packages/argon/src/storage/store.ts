@@ -36,7 +36,7 @@ const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_BRANCH = 'main';
 
 export interface BranchFrom {
-  /** Branch to fork from; default `main`. */
+  /** Ref to fork from (a branch, a tag, or `branch@time|lsn`); default `main`. */
   from?: string;
   lsn?: Lsn;
   time?: Date;
@@ -209,8 +209,9 @@ export class Store {
     this.assertOpen();
     validateBranchName(name);
     if (this.branchIdByName.has(name)) throw new ArgonError('BranchExists', `Branch '${name}' already exists`);
-    const parent = this.branch(from.from ?? DEFAULT_BRANCH);
-    const forkLsn = this.resolveLsn(parent, from.lsn, from.time);
+    const base = from.lsn !== undefined || from.time !== undefined ? { branch: from.from ?? DEFAULT_BRANCH, lsn: from.lsn, time: from.time } : this.resolveRef(from.from ?? DEFAULT_BRANCH);
+    const parent = this.recordOf(base);
+    const forkLsn = this.resolveLsn(parent, base.lsn, base.time);
     const record: BranchRecord = { id: this.nextBranchId++, name, parentId: parent.id, forkLsn, created: this.now(), deleted: false, ownBytes: 0 };
     this.t.env.transactionSync(() => {
       this.t.branches.put(record.id, record);
@@ -264,6 +265,26 @@ export class Store {
     this.t.env.transactionSync(() => this.t.tags.put(name, tag));
     await this.t.env.flushed;
     return tag;
+  }
+
+  /**
+   * A ref as users write it: a branch (`dev`), a tag (`v1`), or a branch as of a past point
+   * (`main@2026-11-21T10:00:00Z`, `main@42` for an LSN).
+   */
+  resolveRef(ref: string): ReadPoint {
+    const at = ref.indexOf('@');
+    if (at >= 0) {
+      const branch = ref.slice(0, at);
+      const when = ref.slice(at + 1);
+      if (/^\d+$/.test(when)) return { branch, lsn: Number(when) };
+      const time = new Date(when);
+      if (Number.isNaN(time.getTime())) throw new ArgonError('BadValue', `'${when}' is neither an ISO 8601 time nor an LSN`);
+      return { branch, time };
+    }
+    if (this.branchIdByName.has(ref)) return { branch: ref };
+    const tag = this.t.tags.get(ref);
+    if (tag) return { branch: this.branchesById.get(tag.branchId)!.name, branchId: tag.branchId, lsn: tag.lsn };
+    throw new ArgonError('BranchNotFound', `No branch or tag named '${ref}'`);
   }
 
   listTags(): TagRecord[] {
