@@ -55,6 +55,7 @@ export const ErrorCodes = {
   StoreClosed: 50005,
   // Not IllegalOperation (20): drivers rewrite that code on writes into a 'retryable writes' message.
   ReadOnlyEndpoint: 50006,
+  BranchProtected: 50007,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;

@@ -167,3 +167,36 @@ test('divergence: each side’s changes since the merge base, and the base itsel
     await done();
   }
 });
+
+test('protected branches refuse direct writes but accept merges; reset keeps a backup', async () => {
+  const { store, done } = await tempStore();
+  try {
+    const { mergeBranches } = await import('../src/vcs/merge.js');
+    await store.write('main', [ins(1, { v: 1 })]);
+    await store.createBranch('dev');
+    await store.protectBranch('main', true);
+    assert.equal(store.getBranch('main').protected, true);
+    await assert.rejects(store.write('main', [ins(2)]), { codeName: 'BranchProtected', code: 50007 });
+    await store.write('dev', [ins(2, { v: 2 })]);
+    assert.equal((await mergeBranches(store, 'dev', 'main')).status, 'merged');
+    assert.deepEqual([...store.scan('main', 'app', 'users')].map((d) => d._id), [1, 2]);
+    await store.protectBranch('main', false);
+    await store.write('main', [ins(3)]);
+
+    const toParent = await store.resetBranch('dev', { parent: true });
+    assert.match(toParent.backup.name, /^dev-backup-\d+$/);
+    assert.deepEqual([...store.scan('dev', 'app', 'users')].map((d) => d._id), [1, 2, 3], "dev now equals main's head");
+    assert.deepEqual([...store.scan(toParent.backup.name, 'app', 'users')].map((d) => d._id), [1, 2]);
+
+    await store.write('dev', [ins(9, { v: 9 })]);
+    const mid = store.headLsn;
+    await store.write('dev', [ins(10)]);
+    const back = await store.resetBranch('dev', { lsn: mid }, 'dev-old');
+    assert.equal(back.backup.name, 'dev-old');
+    assert.deepEqual([...store.scan('dev', 'app', 'users')].map((d) => d._id), [1, 2, 3, 9], 'dev as of the past point');
+    assert.deepEqual([...store.scan('dev-old', 'app', 'users')].map((d) => d._id), [1, 2, 3, 9, 10], 'the old state is kept');
+    await assert.rejects(store.resetBranch('main', { parent: true }), { codeName: 'BadValue' });
+  } finally {
+    await done();
+  }
+});

@@ -98,3 +98,20 @@ test('tags are refs: tag, connect to it read-only, branch from it, diff against 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /No branch or tag named 'v1'/);
 });
+
+test('branch protect and reset through the CLI', async () => {
+  await argon('branch', 'create', 'guarded');
+  assert.equal((await argon('branch', 'protect', 'guarded')).code, 0);
+  const port = (await env.client.db('admin').command({ argonEndpoint: 'guarded' })).port;
+  const guarded = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`);
+  try {
+    await assert.rejects(guarded.db('g').collection<any>('c').insertOne({ _id: 1 }), (err: any) => err.code === 50007);
+    assert.equal((await argon('branch', 'protect', 'guarded', '--off')).code, 0);
+    await guarded.db('g').collection<any>('c').insertOne({ _id: 1 });
+    const reset = JSON.parse((await argon('--json', 'branch', 'reset', 'guarded', '--backup', 'guarded-old')).stdout);
+    assert.equal(reset.backup.name, 'guarded-old');
+    assert.equal(await guarded.db('g').collection<any>('c').countDocuments(), 0, 'the endpoint now serves the reset branch');
+  } finally {
+    await guarded.close();
+  }
+});

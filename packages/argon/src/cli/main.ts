@@ -35,7 +35,7 @@ async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T
 }
 
 function branchRow(b: Record<string, unknown>): Record<string, unknown> {
-  return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes };
+  return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected ? 'yes' : '' };
 }
 
 function serverUri(): string {
@@ -55,7 +55,7 @@ program
     }),
   );
 
-const branch = program.command('branch').description('create, list, rename and delete branches (on the running server)');
+const branch = program.command('branch').description('create, list, rename, delete, protect and reset branches (on the running server)');
 
 branch
   .command('list')
@@ -97,6 +97,30 @@ branch
     withServer(serverUri(), async (admin) => {
       await admin({ argonBranchDelete: name });
       output(program.opts<GlobalOptions>().json, { deleted: name }, () => console.log(`Deleted branch '${name}'`));
+    }),
+  );
+
+branch
+  .command('protect <name>')
+  .description('protect a branch: no direct writes, changes only by merge')
+  .option('--off', 'lift the protection')
+  .action((name: string, o: { off?: boolean }) =>
+    withServer(serverUri(), async (admin) => {
+      const { branch: info } = await admin({ argonBranchProtect: name, protect: !o.off });
+      output(program.opts<GlobalOptions>().json, info, () => console.log(`Branch '${name}' is ${info.protected ? 'protected' : 'no longer protected'}`));
+    }),
+  );
+
+branch
+  .command('reset <name>')
+  .description("reset a branch to its parent's head, or to a past point of its own; the old state stays as a backup branch")
+  .option('--to <parent|time|lsn>', "'parent', an ISO 8601 time or an LSN", 'parent')
+  .option('--backup <name>', 'name of the backup branch (default NAME-backup-LSN)')
+  .action((name: string, o: { to: string; backup?: string }) =>
+    withServer(serverUri(), async (admin) => {
+      const to = o.to === 'parent' ? 'parent' : /^\d+$/.test(o.to) ? Number(o.to) : parseTime(o.to);
+      const result = await admin({ argonBranchReset: name, to, ...(o.backup ? { backup: o.backup } : {}) });
+      output(program.opts<GlobalOptions>().json, result, () => console.log(`Reset '${name}' (fork LSN ${result.branch.forkLsn}); the old state is branch '${result.backup.name}'`));
     }),
   );
 

@@ -19,7 +19,22 @@ export async function argonEndpoint(cmd: Document, ctx: CommandContext): Promise
 }
 
 function branchDoc(b: BranchInfo): Document {
-  return { name: b.name, parent: b.parent, forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes };
+  return { name: b.name, parent: b.parent, forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected };
+}
+
+/** `{argonBranchProtect: name, protect?: bool}`: a protected branch changes only by merge. */
+export async function argonBranchProtect(cmd: Document, ctx: CommandContext): Promise<Document> {
+  return { branch: branchDoc(await ctx.store.protectBranch(stringArg(cmd, 'argonBranchProtect'), boolArg(cmd, 'protect', true))), ok: 1 };
+}
+
+/** `{argonBranchReset: name, to?: 'parent' | Date | lsn, backup?: name}`: the old state stays as a backup branch. */
+export async function argonBranchReset(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const to = cmd.to ?? 'parent';
+  const target = to === 'parent' ? { parent: true as const } : to instanceof Date ? { time: to } : { lsn: toNumber(to) };
+  if ('lsn' in target && target.lsn === undefined) throw new ArgonError('TypeMismatch', "'to' must be 'parent', a date or an LSN");
+  const backup = cmd.backup === undefined ? undefined : stringArg(cmd, 'backup');
+  const result = await ctx.store.resetBranch(stringArg(cmd, 'argonBranchReset'), target, backup);
+  return { branch: branchDoc(result.branch), backup: branchDoc(result.backup), ok: 1 };
 }
 
 /** `{argonBranchCreate: name, from?: branch, at?: Date | lsn}` */

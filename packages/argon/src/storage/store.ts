@@ -134,9 +134,12 @@ export class Store {
    * timestamp, and becomes visible and durable together. If `fn` throws, nothing is written.
    * The promise resolves once the batch is flushed to disk.
    */
-  async transact<T>(branch: string, fn: (tx: WriteTx) => T): Promise<CommitResult & { result: T }> {
+  async transact<T>(branch: string, fn: (tx: WriteTx) => T, options: { asMerge?: boolean } = {}): Promise<CommitResult & { result: T }> {
     this.assertOpen();
     const record = this.branch(branch);
+    if (record.protected && !options.asMerge) {
+      throw new ArgonError('BranchProtected', `Branch '${branch}' is protected: change it by merging another branch into it`);
+    }
     let outcome: { result: T; lsn: number; time: number } | undefined;
     let failure: { error: unknown } | undefined;
     // A child transaction of lmdb-js's next write batch: concurrent batches share one commit and
@@ -228,6 +231,48 @@ export class Store {
 
   getBranch(name: string): BranchInfo {
     return this.info(this.branch(name));
+  }
+
+  /** Protects a branch (no direct writes, only merges) or lifts the protection. */
+  async protectBranch(name: string, on: boolean): Promise<BranchInfo> {
+    const record = this.branch(name);
+    record.protected = on;
+    this.t.env.transactionSync(() => this.t.branches.put(record.id, { ...record }));
+    await this.t.env.flushed;
+    return this.info(record);
+  }
+
+  /**
+   * Resets a branch to its parent's head, or to a past point of its own, in one step: the branch
+   * name moves to a new timeline and the old one stays as `backup` (default `NAME-backup-LSN`).
+   */
+  async resetBranch(name: string, to: { parent: true } | { lsn?: Lsn; time?: Date }, backup?: string): Promise<{ branch: BranchInfo; backup: BranchInfo }> {
+    const old = this.branch(name);
+    let parentId: number;
+    let forkLsn: number;
+    if ('parent' in to) {
+      if (old.parentId === null) throw new ArgonError('BadValue', `Branch '${name}' has no parent to reset to`);
+      parentId = old.parentId;
+      forkLsn = this.lsn;
+    } else {
+      parentId = old.id;
+      forkLsn = this.resolveLsn(old, to.lsn, to.time);
+    }
+    const backupName = backup ?? `${name}-backup-${this.lsn}`;
+    validateBranchName(backupName);
+    if (this.branchIdByName.has(backupName)) throw new ArgonError('BranchExists', `Branch '${backupName}' already exists`);
+    const kept: BranchRecord = { ...old, name: backupName, protected: false };
+    const fresh: BranchRecord = { id: this.nextBranchId++, name, parentId, forkLsn, created: this.now(), deleted: false, ownBytes: 0, protected: old.protected };
+    this.t.env.transactionSync(() => {
+      this.t.branches.put(kept.id, kept);
+      this.t.branches.put(fresh.id, fresh);
+      this.t.meta.put('nextBranchId', this.nextBranchId);
+    });
+    this.branchIdByName.delete(name);
+    this.remember(kept);
+    this.remember(fresh);
+    await this.t.env.flushed;
+    return { branch: this.info(fresh), backup: this.info(kept) };
   }
 
   async renameBranch(from: string, to: string): Promise<BranchInfo> {
@@ -670,7 +715,7 @@ export class Store {
 
   private info(record: BranchRecord): BranchInfo {
     const parent = record.parentId === null ? null : this.branchesById.get(record.parentId)!;
-    return { name: record.name, id: record.id, parent: parent?.name ?? null, forkLsn: record.forkLsn, created: new Date(record.created), ownBytes: record.ownBytes };
+    return { name: record.name, id: record.id, parent: parent?.name ?? null, forkLsn: record.forkLsn, created: new Date(record.created), ownBytes: record.ownBytes, protected: !!record.protected };
   }
 
   private assertOpen(): void {

@@ -9,6 +9,8 @@ export interface BranchRecord {
   forkLsn: number;
   created: number;
   deleted: boolean;
+  /** No direct writes: changes arrive only by merge. */
+  protected?: boolean;
   ownBytes: number;
 }
 

@@ -25,6 +25,8 @@ export interface BranchInfo {
   created: Date;
   /** Bytes of the versions this branch wrote itself (copy-on-write cost). */
   ownBytes: number;
+  /** No direct writes: changes arrive only by merge. */
+  protected: boolean;
 }
 
 export interface BranchStats {

@@ -227,7 +227,7 @@ export async function mergeBranches(store: Store, source: string, target: string
   };
 
   try {
-    const committed = await store.transact(target, run);
+    const committed = await store.transact(target, run, { asMerge: true });
     const r = result!;
     if (r.applied.inserted + r.applied.updated + r.applied.deleted > 0) r.lsn = committed.lsn;
     return r;
