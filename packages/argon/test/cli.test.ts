@@ -68,6 +68,11 @@ test('the CLI branches, connects, diffs, merges and logs through the running ser
 
   const log = JSON.parse((await argon('--json', 'log', 'main', '--limit', '3')).stdout);
   assert.equal(log.length, 3);
+  const lastMerge = log[0].lsn;
+  const reverted = await argon('revert', 'main', '--lsn', String(lastMerge));
+  assert.equal(reverted.code, 0, reverted.stderr);
+  assert.match(reverted.stdout, /merged: 0 inserted, 1 updated/);
+  assert.equal((await env.client.db('app').collection<any>('t').findOne({ _id: 1 }))!.v, 3, 'the theirs-merge is undone');
   const bad = await argon('branch', 'create', 'no good');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^argon: InvalidBranchName: Invalid branch name/);

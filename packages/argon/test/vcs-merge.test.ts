@@ -372,3 +372,29 @@ test('merging the same source again starts from the previous merge: no false con
     await done();
   }
 });
+
+test('revert undoes an LSN range as a new change, keeping later edits or reporting them', async () => {
+  const { revertRange } = await import('../src/vcs/merge.js');
+  const { store, done } = await tempStore();
+  try {
+    await store.write('main', [ins(1, { a: 1, b: 1 }), ins(2, { a: 1 })]);
+    const bad = await store.write('main', [rep(1, { a: 99, b: 1 }), del(2), ins(3, { junk: true })]);
+    await store.write('main', [ins(4, { keep: true })]);
+    const r = await revertRange(store, 'main', { fromLsn: bad.lsn });
+    assert.equal(r.status, 'merged');
+    assert.deepEqual(r.applied, { inserted: 1, updated: 1, deleted: 1 });
+    assert.deepEqual(all(store, 'main'), [{ _id: 1, a: 1, b: 1 }, { _id: 2, a: 1 }, { _id: 4, keep: true }]);
+    assert.ok(r.lsn! > bad.lsn, 'the revert is a new change');
+
+    const second = await store.write('main', [rep(1, { a: 5, b: 1 })]);
+    await store.write('main', [rep(1, { a: 6, b: 2 })]);
+    const conflicted = await revertRange(store, 'main', { fromLsn: second.lsn });
+    assert.equal(conflicted.status, 'conflicts');
+    assert.deepEqual(conflicted.conflicts.map((c) => c.path), ['a']);
+    assert.deepEqual(all(store, 'main')[0], { _id: 1, a: 6, b: 2 }, 'nothing written');
+    assert.equal((await revertRange(store, 'main', { fromLsn: second.lsn }, { strategy: 'theirs' })).status, 'merged');
+    assert.deepEqual(all(store, 'main')[0], { _id: 1, a: 1, b: 2 }, 'a reverted, the later change to b kept');
+  } finally {
+    await done();
+  }
+});

@@ -197,6 +197,25 @@ program
   );
 
 program
+  .command('revert <branch>')
+  .description('undo the changes of one LSN (or a range A..B) on a branch as a new change; exits non-zero on conflicts')
+  .requiredOption('--lsn <lsn|a..b>', 'the LSN or range to undo (see argon log)')
+  .option('--strategy <strategy>', 'fail (default), ours (keep later edits) or theirs (force the undo)', 'fail')
+  .option('--dry-run', 'show what would happen, write nothing')
+  .action((name: string, o: { lsn: string; strategy: string; dryRun?: boolean }) =>
+    withServer(serverUri(), async (admin) => {
+      const [from, to] = o.lsn.split('..').map(Number);
+      const result = await admin({ argonRevert: name, fromLsn: from, ...(to === undefined ? {} : { toLsn: to }), strategy: o.strategy, dryRun: !!o.dryRun });
+      output(program.opts<GlobalOptions>().json, result, () => {
+        const { inserted, updated, deleted } = result.applied;
+        console.log(`${o.dryRun ? 'Dry run: ' : ''}${result.status}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
+        for (const c of result.conflicts) console.log(`  conflict ${c.kind} ${c.db}.${c.coll} ${JSON.stringify(c.id)} ${c.path}`);
+      });
+      if (result.status === 'conflicts') process.exitCode = 1;
+    }),
+  );
+
+program
   .command('log [branch]')
   .description("a branch's change log, newest first")
   .option('--limit <n>', 'how many entries', '20')

@@ -2,7 +2,7 @@ import type { Document } from 'bson';
 import { ArgonError } from '../errors.js';
 import type { BranchInfo } from '../storage/types.js';
 import { diffRefs } from '../vcs/diff.js';
-import { mergeBranches, type MergeStrategy } from '../vcs/merge.js';
+import { mergeBranches, revertRange, type MergeStrategy } from '../vcs/merge.js';
 import type { CommandContext } from './context.js';
 import { boolArg, numberArg, stringArg, toNumber } from './values.js';
 
@@ -66,11 +66,23 @@ export function argonDiff(cmd: Document, ctx: CommandContext): Document {
   return { ...diff, ok: 1 };
 }
 
-/** `{argonMerge: source, into: target, strategy?: 'fail'|'ours'|'theirs', dryRun?: bool}` */
-export async function argonMerge(cmd: Document, ctx: CommandContext): Promise<Document> {
+function mergeOptions(cmd: Document): { strategy: MergeStrategy; dryRun: boolean } {
   const strategy = (cmd.strategy ?? 'fail') as MergeStrategy;
   if (!['fail', 'ours', 'theirs'].includes(strategy)) throw new ArgonError('BadValue', `unknown merge strategy '${String(strategy)}': use fail, ours or theirs`);
-  const result = await mergeBranches(ctx.store, stringArg(cmd, 'argonMerge'), stringArg(cmd, 'into'), { strategy, dryRun: boolArg(cmd, 'dryRun', false) });
+  return { strategy, dryRun: boolArg(cmd, 'dryRun', false) };
+}
+
+/** `{argonMerge: source, into: target, strategy?: 'fail'|'ours'|'theirs', dryRun?: bool}` */
+export async function argonMerge(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const result = await mergeBranches(ctx.store, stringArg(cmd, 'argonMerge'), stringArg(cmd, 'into'), mergeOptions(cmd));
+  return { ...result, ok: 1 };
+}
+
+/** `{argonRevert: branch, fromLsn, toLsn?, strategy?, dryRun?}`: undoes an LSN range as a new change. */
+export async function argonRevert(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const fromLsn = numberArg(cmd, 'fromLsn');
+  if (fromLsn === undefined) throw new ArgonError('BadValue', "'fromLsn' is required");
+  const result = await revertRange(ctx.store, stringArg(cmd, 'argonRevert'), { fromLsn, toLsn: numberArg(cmd, 'toLsn') }, mergeOptions(cmd));
   return { ...result, ok: 1 };
 }
 

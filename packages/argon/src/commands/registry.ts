@@ -36,6 +36,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   argonEndpoint: { handler: argon.argonEndpoint, requiresAuth: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
   argonLog: { handler: argon.argonLog, requiresAuth: true, adminOnly: true, help: "a branch's change log, newest first" },
   argonMerge: { handler: argon.argonMerge, requiresAuth: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs; dry run)' },
+  argonRevert: { handler: argon.argonRevert, requiresAuth: true, adminOnly: true, help: 'undo an LSN range of a branch as a new change' },
   argonTagCreate: { handler: argon.argonTagCreate, requiresAuth: true, adminOnly: true, help: 'name a point of a branch (default: main at head)' },
   argonTagDelete: { handler: argon.argonTagDelete, requiresAuth: true, adminOnly: true, help: 'delete a tag' },
   argonTagList: { handler: argon.argonTagList, requiresAuth: true, adminOnly: true, help: 'list tags' },

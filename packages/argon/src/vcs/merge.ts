@@ -19,7 +19,7 @@
  */
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
-import type { Document } from '../storage/types.js';
+import type { Document, LogEntry, ReadPoint } from '../storage/types.js';
 import type { WriteTx } from '../storage/writer.js';
 import { collectCandidates, DOC_OPS, type Candidate, type ObjectChange } from './diff.js';
 import { MISSING, decodeLossless, decodePlain, isPlainObject, plainValue, sameRaw, sameSlot, type Slot } from './values.js';
@@ -122,20 +122,62 @@ function plainDoc(raw: Buffer | null): Document | undefined {
   return raw ? decodePlain(raw) : undefined;
 }
 
+/** What a three-way application needs; computed inside the batch, so it sees the target as written. */
+interface ThreeWayPlan {
+  base: ReadPoint;
+  /** The incoming side. */
+  theirs: ReadPoint | string;
+  /** Change-log entries naming the documents the incoming side changed since the base. */
+  sourceChanges: LogEntry[];
+  fastForward: boolean;
+  /** Bookkeeping written with the changes (e.g. the merge record). */
+  onWrite?: (tx: WriteTx) => void;
+}
+
 /** Merges `source` into `target`. See the module comment for the rules. */
-export async function mergeBranches(store: Store, source: string, target: string, options: MergeOptions = {}): Promise<MergeResult> {
+export function mergeBranches(store: Store, source: string, target: string, options: MergeOptions = {}): Promise<MergeResult> {
+  return applyThreeWay(store, target, options, () => {
+    const divergence = store.divergence(source, target);
+    // After an earlier merge of the same source, its state then is the base, and only the source's
+    // later changes are candidates: re-merging must not see already merged work as conflicts.
+    const previous = store.lastMerge(source, target);
+    const sourceChanges = previous ? divergence.a.filter((e) => e.lsn > previous.lsn!) : divergence.a;
+    const sourceLsn = store.headLsn;
+    return {
+      base: previous ?? divergence.base,
+      theirs: source,
+      sourceChanges,
+      fastForward: divergence.b.length === 0 && sourceChanges.length > 0,
+      onWrite: (tx) => tx.recordMerge(store.branchId(source), sourceLsn),
+    };
+  });
+}
+
+/**
+ * Undoes the changes a branch made in an LSN range, as a new change: a three-way merge whose base
+ * is the branch at the end of the range and whose incoming side is the branch just before it, so
+ * later edits to the same fields are kept or reported as conflicts.
+ */
+export function revertRange(store: Store, branch: string, range: { fromLsn: number; toLsn?: number }, options: MergeOptions = {}): Promise<MergeResult> {
+  return applyThreeWay(store, branch, options, () => {
+    const toLsn = range.toLsn ?? range.fromLsn;
+    if (range.fromLsn < 1 || toLsn < range.fromLsn) throw new ArgonError('BadValue', `invalid LSN range ${range.fromLsn}..${toLsn}`);
+    return {
+      base: { branch, lsn: toLsn },
+      theirs: { branch, lsn: range.fromLsn - 1 },
+      sourceChanges: [...store.log(branch, { fromLsn: range.fromLsn, toLsn })],
+      fastForward: false,
+    };
+  });
+}
+
+async function applyThreeWay(store: Store, target: string, options: MergeOptions, makePlan: () => ThreeWayPlan): Promise<MergeResult> {
   const strategy = options.strategy ?? 'fail';
   const dryRun = options.dryRun ?? false;
   let result: MergeResult | undefined;
 
   const run = (tx: WriteTx): void => {
-    const divergence = store.divergence(source, target);
-    // After an earlier merge of the same source, its state then is the base, and only the source's
-    // later changes are candidates: re-merging must not see already merged work as conflicts.
-    const previous = store.lastMerge(source, target);
-    const base = previous ?? divergence.base;
-    const sourceChanges = previous ? divergence.a.filter((e) => e.lsn > previous.lsn!) : divergence.a;
-    const sourceLsn = store.headLsn;
+    const { base, theirs, sourceChanges, fastForward, onWrite } = makePlan();
     const candidates = new Map<string, Candidate>();
     collectCandidates(sourceChanges, candidates);
     const skippedObjects: ObjectChange[] = [];
@@ -155,7 +197,7 @@ export async function mergeBranches(store: Store, source: string, target: string
     for (const key of [...candidates.keys()].sort()) {
       const { db, coll, id } = candidates.get(key)!;
       const baseRaw = store.getRaw(base, db, coll, id);
-      const theirsRaw = store.getRaw(source, db, coll, id);
+      const theirsRaw = store.getRaw(theirs, db, coll, id);
       if (sameRaw(baseRaw, theirsRaw)) continue; // changed and changed back on the source
       const oursRaw = store.getRaw(target, db, coll, id);
       if (sameRaw(oursRaw, theirsRaw)) continue; // the target already has it
@@ -214,10 +256,10 @@ export async function mergeBranches(store: Store, source: string, target: string
 
     const failed = failOnConflict || conflicts.some((c) => c.kind === 'unique');
     const wrote = applied.inserted + applied.updated + applied.deleted > 0;
-    if (wrote) tx.recordMerge(store.branchId(source), sourceLsn);
+    if (wrote) onWrite?.(tx);
     result = {
       status: failed ? 'conflicts' : wrote || conflicts.length > 0 ? 'merged' : 'up-to-date',
-      fastForward: divergence.b.length === 0 && sourceChanges.length > 0,
+      fastForward,
       applied,
       conflicts,
       dryRun,
