@@ -66,6 +66,11 @@ test('the CLI branches, connects, diffs, merges and logs through the running ser
   assert.match(conflicted.stdout, /conflicts.*\n\s+conflict field app\.t 1 v/);
   assert.equal((await argon('merge', 'exp', '--into', 'main', '--strategy', 'theirs')).code, 0);
 
+  const committed = await argon('commit', 'main', '-m', 'after the merges', '--author', 'ada');
+  assert.equal(committed.code, 0, committed.stderr);
+  const ref = committed.stdout.match(/Committed (main@\d+)/)![1]!;
+  assert.match((await argon('log', 'main', '--limit', '5')).stdout, /after the merges \(ada\)/);
+  assert.match((await argon('diff', ref, 'main')).stdout, /No differences/, 'a commit is a ref');
   const log = JSON.parse((await argon('--json', 'log', 'main', '--limit', '3')).stdout);
   assert.equal(log.length, 3);
   const lastMerge = log[0].lsn;

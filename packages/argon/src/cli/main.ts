@@ -197,6 +197,18 @@ program
   );
 
 program
+  .command('commit [branch]')
+  .description("name the branch's current state with a message (usable as a ref: BRANCH@LSN)")
+  .requiredOption('-m, --message <text>', 'the commit message')
+  .option('--author <name>', 'who commits', process.env.USER ?? 'anonymous')
+  .action((name: string | undefined, o: { message: string; author: string }) =>
+    withServer(serverUri(), async (admin) => {
+      const { commit } = await admin({ argonCommit: name ?? 'main', message: o.message, author: o.author });
+      output(program.opts<GlobalOptions>().json, commit, () => console.log(`Committed ${commit.ref}: ${commit.message}`));
+    }),
+  );
+
+program
   .command('revert <branch>')
   .description('undo the changes of one LSN (or a range A..B) on a branch as a new change; exits non-zero on conflicts')
   .requiredOption('--lsn <lsn|a..b>', 'the LSN or range to undo (see argon log)')
@@ -221,9 +233,18 @@ program
   .option('--limit <n>', 'how many entries', '20')
   .action((name: string | undefined, o: { limit: string }) =>
     withServer(serverUri(), async (admin) => {
-      const { entries } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit) });
+      const { entries, commits } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit) });
+      const messages = new Map((commits as Record<string, any>[]).map((c) => [c.lsn, `${c.message} (${c.author})`]));
       output(program.opts<GlobalOptions>().json, entries, () =>
-        printTable((entries as Record<string, any>[]).map((e) => ({ lsn: e.lsn, time: e.time, branch: e.branch, changes: e.changes.map((c: any) => `${c.op} ${c.db}.${c.coll}${c.id === undefined ? '' : ` ${JSON.stringify(c.id)}`}`).join(', ') }))),
+        printTable(
+          (entries as Record<string, any>[]).map((e) => ({
+            lsn: e.lsn,
+            time: e.time,
+            branch: e.branch,
+            commit: messages.get(e.lsn) ?? '',
+            changes: e.changes.map((c: any) => `${c.op} ${c.db}.${c.coll}${c.id === undefined ? '' : ` ${JSON.stringify(c.id)}`}`).join(', '),
+          })),
+        ),
       );
     }),
   );

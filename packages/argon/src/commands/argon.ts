@@ -86,11 +86,18 @@ export async function argonRevert(cmd: Document, ctx: CommandContext): Promise<D
   return { ...result, ok: 1 };
 }
 
-/** `{argonLog: branch, fromLsn?, limit?}`: the branch's change log, newest first. */
+/** `{argonLog: branch, fromLsn?, limit?}`: the branch's change log, newest first, with its named commits. */
 export function argonLog(cmd: Document, ctx: CommandContext): Document {
+  const branch = stringArg(cmd, 'argonLog');
   const limit = numberArg(cmd, 'limit', 100)!;
-  const entries = [...ctx.store.log(stringArg(cmd, 'argonLog'), { fromLsn: numberArg(cmd, 'fromLsn') })].reverse().slice(0, limit);
-  return { entries, ok: 1 };
+  const entries = [...ctx.store.log(branch, { fromLsn: numberArg(cmd, 'fromLsn') })].reverse().slice(0, limit);
+  return { entries, commits: ctx.store.commits(branch), ok: 1 };
+}
+
+/** `{argonCommit: branch, message, author?}`: names the branch's current state. */
+export async function argonCommit(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const author = cmd.author === undefined ? 'anonymous' : stringArg(cmd, 'author');
+  return { commit: await ctx.store.commit(stringArg(cmd, 'argonCommit'), stringArg(cmd, 'message'), author), ok: 1 };
 }
 
 function tagDoc(ctx: CommandContext, tag: { name: string; branchId: number; lsn: number; created: number }): Document {

@@ -32,6 +32,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   argonBranchProtect: { handler: argon.argonBranchProtect, requiresAuth: true, adminOnly: true, help: 'protect a branch (changes only by merge) or lift it' },
   argonBranchRename: { handler: argon.argonBranchRename, requiresAuth: true, adminOnly: true, help: 'rename a branch' },
   argonBranchReset: { handler: argon.argonBranchReset, requiresAuth: true, adminOnly: true, help: "reset a branch to its parent's head or a past point, keeping a backup" },
+  argonCommit: { handler: argon.argonCommit, requiresAuth: true, adminOnly: true, help: "name a branch's current state with a message" },
   argonDiff: { handler: argon.argonDiff, requiresAuth: true, adminOnly: true, help: 'documents and fields that differ between two branches' },
   argonEndpoint: { handler: argon.argonEndpoint, requiresAuth: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
   argonLog: { handler: argon.argonLog, requiresAuth: true, adminOnly: true, help: "a branch's change log, newest first" },

@@ -12,6 +12,7 @@ import { openTables, type BranchRecord, type Tables, type TagRecord } from './ta
 import type {
   BranchInfo,
   BranchStats,
+  CommitInfo,
   CollectionInfo,
   CommitResult,
   Document,
@@ -527,6 +528,30 @@ export class Store {
     for (const id of va.ceilings.keys()) if (vb.ceilings.has(id) && id > baseId) baseId = id;
     const base: ReadPoint = { branch: this.branchesById.get(baseId)!.name, branchId: baseId, lsn: Math.min(visible(va, baseId), visible(vb, baseId)) };
     return { base, a: sideOnly(va, vb), b: sideOnly(vb, va) };
+  }
+
+  /** Marks the branch's current state with a message: a named point of its log. */
+  async commit(branch: string, message: string, author = 'anonymous'): Promise<CommitInfo> {
+    const record = this.branch(branch);
+    if (typeof message !== 'string' || message.trim() === '') throw new ArgonError('BadValue', 'a commit needs a message');
+    const lsn = this.lsn;
+    const entry = { message, author, time: this.now() };
+    this.t.env.transactionSync(() => this.t.commits.put([record.id, lsn], entry));
+    await this.t.env.flushed;
+    return { ref: `${record.name}@${lsn}`, branch: record.name, lsn, message, author, time: new Date(entry.time) };
+  }
+
+  /** The named commits of a branch's own log, newest first. */
+  commits(branch: string): CommitInfo[] {
+    const record = this.branch(branch);
+    return [...this.t.commits.getRange({ start: [record.id, Number.MAX_SAFE_INTEGER], end: [record.id, -1], reverse: true })].map(({ key, value }) => ({
+      ref: `${record.name}@${key[1]}`,
+      branch: record.name,
+      lsn: key[1],
+      message: value.message,
+      author: value.author,
+      time: new Date(value.time),
+    }));
   }
 
   /** The id of a live branch (for merge records). */

@@ -20,6 +20,13 @@ export interface MergeRecord {
   sourceLsn: number;
 }
 
+/** A named commit: a message (and author) marking a point of a branch's log. */
+export interface CommitRecord {
+  message: string;
+  author: string;
+  time: number;
+}
+
 export interface TagRecord {
   name: string;
   branchId: number;
@@ -34,6 +41,8 @@ export interface Tables {
   meta: Database<number, string>;
   branches: Database<BranchRecord, number>;
   tags: Database<TagRecord, string>;
+  /** [branchId, lsn] → CommitRecord. */
+  commits: Database<CommitRecord, [number, number]>;
   /** [targetId, lsn of the merge batch] → MergeRecord: later merges start from there. */
   merges: Database<MergeRecord, [number, number]>;
   /** [ts, lsn] → null: finds the LSN in force at a wall-clock time. */
@@ -57,6 +66,7 @@ export function openTables(path: string): Tables {
     tags: env.openDB<TagRecord, string>('tags', {}),
     clock: env.openDB<null, [number, number]>('clock', {}),
     merges: env.openDB<MergeRecord, [number, number]>('merges', {}),
+    commits: env.openDB<CommitRecord, [number, number]>('commits', {}),
     log: env.openDB<Buffer, [number, number]>('log', { encoding: 'binary' }),
     docs: binary('docs'),
     index: binary('index'),

@@ -81,6 +81,16 @@ export interface Change {
   id?: unknown;
 }
 
+/** A named commit; `ref` (`branch@lsn`) can be used wherever a ref is. */
+export interface CommitInfo {
+  ref: string;
+  branch: string;
+  lsn: Lsn;
+  message: string;
+  author: string;
+  time: Date;
+}
+
 export interface LogEntry {
   lsn: Lsn;
   time: Date;
