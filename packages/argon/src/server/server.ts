@@ -76,7 +76,7 @@ export class ArgonServer {
     const server = new ArgonServer(store, options);
     await server.listen('main', { branch: 'main', readOnly: false }, options.port ?? 27017);
     if (options.httpPort !== undefined) {
-      server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log });
+      server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log, server: server.info, cursors: server.cursors });
     }
     server.ttl.start();
     return server;

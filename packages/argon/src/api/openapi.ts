@@ -1,0 +1,68 @@
+/** The REST API's OpenAPI document, served at /openapi.json. */
+
+const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const errors = { '400': json('Invalid input'), '404': json('No such branch or tag'), '409': json('Conflict (exists, protected, or merge conflicts)') };
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const body = (properties: Record<string, object>, required: string[] = []) => ({
+  required: true,
+  content: { 'application/json': { schema: { type: 'object', properties, required } } },
+});
+const ref = { type: 'string', description: 'a branch, a tag, or BRANCH@TIME / BRANCH@LSN' };
+const strategy = { type: 'string', enum: ['fail', 'ours', 'theirs'] };
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: { title: 'Argon version control', version: '0.1.0', description: 'Branches, diff, merge, revert, tags and commits of an Argon server.' },
+  paths: {
+    '/health': { get: { summary: 'Liveness and head LSN', responses: { '200': json('OK') } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain exposition format' } } } },
+    '/v1/branches': {
+      get: { summary: 'List branches', responses: { '200': json('Branches') } },
+      post: {
+        summary: 'Create a branch (copy-on-write)',
+        requestBody: body({ name: { type: 'string' }, from: ref, at: { type: 'string', description: 'ISO 8601 time or LSN' } }, ['name']),
+        responses: { '201': json('Created'), ...errors },
+      },
+    },
+    '/v1/branches/{name}': { delete: { summary: 'Delete a branch', parameters: [nameParam], responses: { '200': json('Deleted'), ...errors } } },
+    '/v1/branches/{name}/rename': { post: { summary: 'Rename a branch', parameters: [nameParam], requestBody: body({ to: { type: 'string' } }, ['to']), responses: { '200': json('Renamed'), ...errors } } },
+    '/v1/branches/{name}/protect': { post: { summary: 'Protect a branch or lift it', parameters: [nameParam], requestBody: body({ protect: { type: 'boolean' } }), responses: { '200': json('Done'), ...errors } } },
+    '/v1/branches/{name}/reset': {
+      post: { summary: "Reset to the parent's head or a past point, keeping a backup branch", parameters: [nameParam], requestBody: body({ to: { type: 'string' }, backup: { type: 'string' } }), responses: { '200': json('Reset'), ...errors } },
+    },
+    '/v1/branches/{name}/endpoint': { get: { summary: "Start the ref's endpoint and return its port", parameters: [nameParam], responses: { '200': json('Port'), ...errors } } },
+    '/v1/branches/{name}/log': { get: { summary: 'Change log, newest first, with named commits', parameters: [nameParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }], responses: { '200': json('Entries'), ...errors } } },
+    '/v1/branches/{name}/commits': {
+      post: { summary: "Name the branch's current state", parameters: [nameParam], requestBody: body({ message: { type: 'string' }, author: { type: 'string' } }, ['message']), responses: { '201': json('Commit'), ...errors } },
+    },
+    '/v1/diff': {
+      get: {
+        summary: 'Documents and fields that differ between two refs',
+        parameters: [
+          { name: 'from', in: 'query', required: true, schema: ref },
+          { name: 'to', in: 'query', required: true, schema: ref },
+        ],
+        responses: { '200': json('Diff'), ...errors },
+      },
+    },
+    '/v1/merge': {
+      post: {
+        summary: 'Three-way merge of a branch into another',
+        requestBody: body({ source: { type: 'string' }, into: { type: 'string' }, strategy, dryRun: { type: 'boolean' } }, ['source', 'into']),
+        responses: { '200': json('Merged or up to date'), ...errors },
+      },
+    },
+    '/v1/revert': {
+      post: {
+        summary: 'Undo an LSN range of a branch as a new change',
+        requestBody: body({ branch: { type: 'string' }, fromLsn: { type: 'integer' }, toLsn: { type: 'integer' }, strategy, dryRun: { type: 'boolean' } }, ['branch', 'fromLsn']),
+        responses: { '200': json('Reverted'), ...errors },
+      },
+    },
+    '/v1/tags': {
+      get: { summary: 'List tags', responses: { '200': json('Tags') } },
+      post: { summary: 'Tag a ref', requestBody: body({ name: { type: 'string' }, from: ref }, ['name']), responses: { '201': json('Tagged'), ...errors } },
+    },
+    '/v1/tags/{name}': { delete: { summary: 'Delete a tag', parameters: [nameParam], responses: { '200': json('Deleted'), ...errors } } },
+  },
+};
