@@ -125,3 +125,32 @@ test('branch protect and reset through the CLI', async () => {
     await guarded.close();
   }
 });
+
+test('the end-to-end scenario: branch, insert, suspend, resume, insert, branch from the moment between, delete', async () => {
+  assert.equal((await argon('branch', 'create', 'e2e')).code, 0);
+  const uri = (await argon('connect', 'e2e')).stdout.trim();
+  const client = new MongoClient(uri);
+  try {
+    const docs = client.db('tour').collection<any>('notes');
+    await docs.insertOne({ _id: 'first' });
+    const suspended = JSON.parse((await argon('--json', 'branch', 'suspend', 'e2e')).stdout);
+    assert.equal(suspended.state, 'suspended');
+    const between = new Date();
+    await new Promise((r) => setTimeout(r, 15));
+    const t0 = performance.now();
+    await docs.insertOne({ _id: 'second' }); // the driver reconnects: that resumes the endpoint
+    const resumeMs = performance.now() - t0;
+    assert.ok(resumeMs < 1000, `resumed transparently in ${resumeMs.toFixed(1)} ms`);
+    const { endpoints } = await env.client.db('admin').command({ argonEndpoints: 1 });
+    assert.equal(endpoints.find((e: any) => e.ref === 'e2e').state, 'active');
+    assert.equal((await argon('branch', 'create', 'e2e-past', '--from', 'e2e', '--at', between.toISOString())).code, 0);
+    assert.deepEqual([...env.server.store.scan('e2e-past', 'tour', 'notes')].map((d) => d._id), ['first']);
+    assert.deepEqual((await docs.find().toArray()).map((d) => d._id), ['first', 'second']);
+  } finally {
+    await client.close();
+  }
+  assert.equal((await argon('branch', 'delete', 'e2e-past')).code, 0);
+  assert.equal((await argon('branch', 'delete', 'e2e')).code, 0);
+  const names = JSON.parse((await argon('--json', 'branch', 'list')).stdout).map((b: any) => b.name);
+  assert.ok(!names.includes('e2e') && !names.includes('e2e-past'));
+});

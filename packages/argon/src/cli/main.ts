@@ -124,6 +124,18 @@ branch
     }),
   );
 
+for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const) {
+  branch
+    .command(`${verb} <ref>`)
+    .description(suspended ? "suspend a branch's endpoint (its next client resumes it)" : "resume a branch's endpoint")
+    .action((ref: string) =>
+      withServer(serverUri(), async (admin) => {
+        const { endpoint } = await admin(suspended ? { argonBranchSuspend: ref } : { argonBranchResume: ref });
+        output(program.opts<GlobalOptions>().json, endpoint, () => console.log(`Endpoint of '${ref}' on port ${endpoint.port} is ${endpoint.state}`));
+      }),
+    );
+}
+
 const tag = program.command('tag').description('name points of branches (usable wherever a ref is)');
 
 tag

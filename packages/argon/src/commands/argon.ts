@@ -119,3 +119,17 @@ export async function argonTagDelete(cmd: Document, ctx: CommandContext): Promis
   await ctx.store.deleteTag(stringArg(cmd, 'argonTagDelete'));
   return { ok: 1 };
 }
+
+/** `{argonBranchSuspend: ref}`: closes the endpoint's connections; its next client resumes it. */
+export function argonBranchSuspend(cmd: Document, ctx: CommandContext): Document {
+  return { endpoint: ctx.server.setSuspended(stringArg(cmd, 'argonBranchSuspend'), true), ok: 1 };
+}
+
+export function argonBranchResume(cmd: Document, ctx: CommandContext): Document {
+  return { endpoint: ctx.server.setSuspended(stringArg(cmd, 'argonBranchResume'), false), ok: 1 };
+}
+
+/** `{argonEndpoints: 1}`: running endpoints with their state (active or suspended). */
+export function argonEndpoints(_cmd: Document, ctx: CommandContext): Document {
+  return { endpoints: ctx.server.endpoints(), ok: 1 };
+}

@@ -30,6 +30,9 @@ export interface ServerInfo {
   version: string;
   /** Starts (if needed) the endpoint of a branch and returns its port. */
   endpointFor(branch: string): Promise<number>;
+  /** Suspends or resumes a running endpoint. */
+  setSuspended(ref: string, suspended: boolean): Document;
+  endpoints(): Document[];
   connections(): number;
 }
 

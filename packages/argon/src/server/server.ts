@@ -22,6 +22,8 @@ export interface ServerOptions {
   branchPorts?: [number, number];
   /** How often TTL indexes are enforced. Default 60 s, as mongod. */
   ttlIntervalMs?: number;
+  /** Endpoints other than main's with no client for this long are suspended. Default 5 minutes; 0 never. */
+  autoSuspendMs?: number;
   /** Port of the HTTP endpoint (/health, /metrics); none when undefined. */
   httpPort?: number;
   logger?: Logger;
@@ -33,6 +35,19 @@ interface Endpoint {
   ref: string;
   port: number;
   server: net.Server;
+  sockets: Set<net.Socket>;
+  /** Suspended: its connections are closed; the port stays open and the next connection resumes it. */
+  suspended: boolean;
+  /** When the endpoint last had a client (connection opened or closed). */
+  lastActive: number;
+}
+
+export interface EndpointStatus {
+  ref: string;
+  port: number;
+  state: 'active' | 'suspended';
+  connections: number;
+  lastActive: Date;
 }
 
 export const ARGON_VERSION = '0.1.0';
@@ -51,6 +66,7 @@ export class ArgonServer {
   private readonly info: ServerInfo;
   private starting = new Map<string, Promise<number>>();
   readonly ttl: TtlMonitor;
+  private idleTimer: NodeJS.Timeout | null = null;
   readonly metrics: ServerMetrics;
   private http: FastifyInstance | null = null;
 
@@ -65,6 +81,8 @@ export class ArgonServer {
       host: os.hostname(),
       version: ARGON_VERSION,
       endpointFor: (branch) => this.endpointFor(branch),
+      setSuspended: (ref, suspended) => ({ ...(suspended ? this.suspend(ref) : this.resume(ref)) }),
+      endpoints: () => this.listEndpoints().map((e) => ({ ...e })),
       connections: () => this.connections.size,
     };
     this.ttl = new TtlMonitor(store, this.log, options.ttlIntervalMs);
@@ -79,6 +97,10 @@ export class ArgonServer {
       server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log, server: server.info, cursors: server.cursors });
     }
     server.ttl.start();
+    const idleMs = options.autoSuspendMs ?? 5 * 60_000;
+    if (idleMs > 0) {
+      server.idleTimer = setInterval(() => server.suspendIdle(idleMs), Math.min(30_000, idleMs)).unref();
+    }
     return server;
   }
 
@@ -118,8 +140,49 @@ export class ArgonServer {
     return { branch: point.branch, readOnly: true, point: { ...point, time: undefined, lsn } };
   }
 
-  listEndpoints(): { ref: string; port: number }[] {
-    return [...this.endpoints.values()].map(({ ref, port }) => ({ ref, port }));
+  listEndpoints(): EndpointStatus[] {
+    return [...this.endpoints.values()].map((e) => ({
+      ref: e.ref,
+      port: e.port,
+      state: e.suspended ? 'suspended' : 'active',
+      connections: e.sockets.size,
+      lastActive: new Date(e.lastActive),
+    }));
+  }
+
+  /**
+   * Suspends a ref's endpoint: closes its client connections and releases its cursors' hold. The
+   * port stays bound, so the next client to connect resumes it at once.
+   */
+  suspend(ref: string): EndpointStatus {
+    const endpoint = this.endpointByRef(ref);
+    endpoint.suspended = true;
+    for (const socket of endpoint.sockets) socket.destroy();
+    this.log.info({ ref }, 'endpoint suspended');
+    return this.listEndpoints().find((e) => e.ref === endpoint.ref)!;
+  }
+
+  resume(ref: string): EndpointStatus {
+    const endpoint = this.endpointByRef(ref);
+    if (endpoint.suspended) {
+      endpoint.suspended = false;
+      endpoint.lastActive = Date.now();
+      this.log.info({ ref }, 'endpoint resumed');
+    }
+    return this.listEndpoints().find((e) => e.ref === endpoint.ref)!;
+  }
+
+  private endpointByRef(ref: string): Endpoint {
+    const endpoint = this.endpoints.get(ref);
+    if (!endpoint) throw new ArgonError('BranchNotFound', `No endpoint is running for '${ref}'`);
+    return endpoint;
+  }
+
+  private suspendIdle(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const e of this.endpoints.values()) {
+      if (e.ref !== 'main' && !e.suspended && e.sockets.size === 0 && e.lastActive < cutoff) this.suspend(e.ref);
+    }
   }
 
   /** Port of the HTTP endpoint, if it runs. */
@@ -129,6 +192,7 @@ export class ArgonServer {
   }
 
   async stop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
     await this.ttl.stop();
     await this.http?.close();
     for (const socket of this.connections) socket.destroy();
@@ -156,9 +220,18 @@ export class ArgonServer {
   }
 
   private listen(key: string, endpoint: EndpointInfo, port: number): Promise<number> {
+    const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
+      const own = this.endpoints.get(key);
+      if (own?.suspended) this.resume(key);
+      if (own) own.lastActive = Date.now();
       this.connections.add(socket);
-      socket.on('close', () => this.connections.delete(socket));
+      sockets.add(socket);
+      socket.on('close', () => {
+        this.connections.delete(socket);
+        sockets.delete(socket);
+        if (own) own.lastActive = Date.now();
+      });
       new Connection(socket, endpoint, this.store, this.cursors, this.info, this.log, this.metrics);
     });
     return new Promise((resolve, reject) => {
@@ -166,7 +239,7 @@ export class ArgonServer {
       server.listen(port, this.host, () => {
         server.off('error', reject);
         const actual = (server.address() as net.AddressInfo).port;
-        this.endpoints.set(key, { ref: key, port: actual, server });
+        this.endpoints.set(key, { ref: key, port: actual, server, sockets, suspended: false, lastActive: Date.now() });
         this.log.info({ ref: key, readOnly: endpoint.readOnly, host: this.host, port: actual }, 'endpoint listening');
         resolve(actual);
       });
