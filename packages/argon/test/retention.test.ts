@@ -114,3 +114,20 @@ test('compaction reclaims the entries of dropped indexes, and only those', async
     await done();
   }
 });
+
+test('named commits keep their point readable past the retention window, like tags', async () => {
+  let clock = Date.parse('2026-03-01T00:00:00Z');
+  const { store, done } = await tempStore({ now: () => clock, retentionMs: HOUR });
+  try {
+    await store.write('main', [{ op: 'insert', db: 'd', coll: 'c', doc: { _id: 1, v: 'committed' } }]);
+    const commit = await store.commit('main', 'the good state', 'ada');
+    await store.write('main', [{ op: 'replace', db: 'd', coll: 'c', doc: { _id: 1, v: 'later' } }]);
+    clock += 3 * HOUR;
+    await store.write('main', [{ op: 'insert', db: 'd', coll: 'c', doc: { _id: 2 } }]);
+    await store.compact();
+    assert.equal(store.get(store.resolveRef(commit.ref), 'd', 'c', 1)!.v, 'committed');
+    assert.deepEqual(store.commits('main').map((c) => c.message), ['the good state']);
+  } finally {
+    await done();
+  }
+});

@@ -541,6 +541,12 @@ export class Store {
     return { ref: `${record.name}@${lsn}`, branch: record.name, lsn, message, author, time: new Date(entry.time) };
   }
 
+  /** Points that stay readable whatever their age: tags and named commits. */
+  private pins(): TagRecord[] {
+    const commits = [...this.t.commits.getRange()].map(({ key, value }) => ({ name: `commit:${key[0]}@${key[1]}`, branchId: key[0], lsn: key[1], created: value.time }));
+    return [...this.listTags(), ...commits];
+  }
+
   /** The named commits of a branch's own log, newest first. */
   commits(branch: string): CommitInfo[] {
     const record = this.branch(branch);
@@ -605,7 +611,7 @@ export class Store {
     this.compacting ??= compact(this.t, {
       horizonLsn,
       branches: [...this.branchesById.values()],
-      tags: this.listTags(),
+      tags: this.pins(),
       isClosed: () => this.closed,
       onRemovedBytes: (branchId, bytes) => {
         const r = this.branchesById.get(branchId);
@@ -695,7 +701,7 @@ export class Store {
   }
 
   private isPinned(branchId: number, lsn: Lsn): boolean {
-    const tags = this.listTags();
+    const tags = this.pins();
     if (tags.some((t) => t.branchId === branchId && t.lsn === lsn)) return true;
     const readable = readableBranches([...this.branchesById.values()], tags);
     for (const r of this.branchesById.values()) {
