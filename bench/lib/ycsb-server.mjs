@@ -14,7 +14,7 @@ import { startWireCeiling } from './wire-ceiling.mjs';
 /** Starts Argon in this process; returns { uri, stop }. */
 export async function startArgon(dataDir) {
   const { ArgonServer } = await import('../../packages/argon/dist/src/server/server.js');
-  const server = await ArgonServer.start({ dataDir, port: 0, logger: pino({ level: 'silent' }) });
+  const server = await ArgonServer.start({ dataDir, port: 0, auth: false, logger: pino({ level: 'silent' }) });
   return { uri: await server.uri('main'), stop: () => server.stop() };
 }
 

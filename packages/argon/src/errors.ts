@@ -7,15 +7,18 @@ export const ErrorCodes = {
   BadValue: 2,
   NoSuchKey: 4,
   FailedToParse: 9,
+  UserNotFound: 11,
   Unauthorized: 13,
   TypeMismatch: 14,
   InvalidLength: 16,
+  ProtocolError: 17,
   AuthenticationFailed: 18,
   IllegalOperation: 20,
   InvalidBSON: 22,
   NamespaceNotFound: 26,
   IndexNotFound: 27,
   PathNotViable: 28,
+  RoleNotFound: 31,
   ConflictingUpdateOperators: 40,
   CursorNotFound: 43,
   NamespaceExists: 48,
@@ -30,7 +33,9 @@ export const ErrorCodes = {
   IndexKeySpecsConflict: 86,
   NotImplemented: 238,
   CannotIndexParallelArrays: 171,
+  WriteConflict: 112,
   SnapshotTooOld: 239,
+  MechanismUnavailable: 334,
   DollarPrefixedFieldName: 52,
   // MongoDB's "location" codes, named as mongod names them in replies.
   Location13113: 13113,
@@ -42,6 +47,7 @@ export const ErrorCodes = {
   Location40324: 40324,
   Location40601: 40601,
   Location51091: 51091,
+  Location51003: 51003,
   Location51173: 51173,
   Location51174: 51174,
   DuplicateKey: 11000,
@@ -56,6 +62,10 @@ export const ErrorCodes = {
   // Not IllegalOperation (20): drivers rewrite that code on writes into a 'retryable writes' message.
   ReadOnlyEndpoint: 50006,
   BranchProtected: 50007,
+  /** A merge gate (schema, pipeline or webhook check of the branch) refused the merge. */
+  MergeGateFailed: 50008,
+  /** A manual merge into the branch is pending: resolve its conflicts or abort it first. */
+  MergeInProgress: 50009,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;

@@ -9,7 +9,7 @@ import { ArgonServer } from '../src/server/server.js';
 
 test('the HTTP port serves /health and Prometheus /metrics with per-command counters', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'argon-http-'));
-  const server = await ArgonServer.start({ dataDir: dir, port: 0, httpPort: 0, logger: pino({ level: 'silent' }) });
+  const server = await ArgonServer.start({ dataDir: dir, port: 0, auth: false, httpPort: 0, logger: pino({ level: 'silent' }) });
   const client = new MongoClient(await server.uri('main'));
   try {
     await client.db('m').collection<any>('c').insertOne({ _id: 1 });

@@ -9,7 +9,7 @@ import { ArgonServer } from '../src/server/server.js';
 
 test('the REST API branches, diffs, merges, reverts and tags, with HTTP statuses for errors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'argon-rest-'));
-  const server = await ArgonServer.start({ dataDir: dir, port: 0, httpPort: 0, logger: pino({ level: 'silent' }) });
+  const server = await ArgonServer.start({ dataDir: dir, port: 0, auth: false, httpPort: 0, logger: pino({ level: 'silent' }) });
   const base = `http://127.0.0.1:${server.httpPort}`;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });

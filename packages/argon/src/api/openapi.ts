@@ -1,7 +1,7 @@
 /** The REST API's OpenAPI document, served at /openapi.json. */
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
-const errors = { '400': json('Invalid input'), '404': json('No such branch or tag'), '409': json('Conflict (exists, protected, or merge conflicts)') };
+const errors = { '401': json('No or invalid API key'), '403': json("The key's role does not allow it"), '400': json('Invalid input'), '404': json('No such branch or tag'), '409': json('Conflict (exists, protected, or merge conflicts)') };
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const body = (properties: Record<string, object>, required: string[] = []) => ({
   required: true,
@@ -13,8 +13,35 @@ const strategy = { type: 'string', enum: ['fail', 'ours', 'theirs'] };
 export const OPENAPI = {
   openapi: '3.1.0',
   info: { title: 'Argon version control', version: '0.1.0', description: 'Branches, diff, merge, revert, tags and commits of an Argon server.' },
+  components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an Argon API key (argonApiKeyCreate / POST /v1/apikeys); X-API-Key also works' } } },
+  security: [{ apiKey: [] }],
   paths: {
-    '/health': { get: { summary: 'Liveness and head LSN', responses: { '200': json('OK') } } },
+    '/health': { get: { summary: 'Liveness and head LSN', security: [], responses: { '200': json('OK') } } },
+    '/v1/audit': {
+      get: {
+        summary: 'Audit log of version-control and security operations, newest first (admin)',
+        parameters: ['limit', 'after'].map((name) => ({ name, in: 'query', schema: { type: 'integer' } })).concat(['command', 'who'].map((name) => ({ name, in: 'query', schema: { type: 'string' } }))),
+        responses: { '200': json('Entries'), ...errors },
+      },
+    },
+    '/v1/apikeys': {
+      get: { summary: "The caller's API keys (an admin's: everyone's)", responses: { '200': json('Keys'), ...errors } },
+      post: {
+        summary: 'Create an API key acting as the caller, with at most its role; the key is shown once',
+        requestBody: body({ name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'developer', 'admin'] } }, ['name']),
+        responses: { '201': json('The key'), ...errors },
+      },
+    },
+    '/v1/apikeys/{id}': { delete: { summary: 'Revoke an API key', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': json('Revoked'), ...errors } } },
+    '/v1/users': {
+      get: { summary: 'Users and their roles (admin)', responses: { '200': json('Users'), ...errors } },
+      post: {
+        summary: 'Create a user (SCRAM-SHA-256) in the admin database (admin)',
+        requestBody: body({ user: { type: 'string' }, password: { type: 'string' }, roles: { type: 'array' }, customData: { type: 'object' } }, ['user', 'password', 'roles']),
+        responses: { '201': json('Created'), ...errors },
+      },
+    },
+    '/v1/users/{name}': { delete: { summary: 'Remove a user of the admin database (admin)', parameters: [nameParam], responses: { '200': json('Removed'), ...errors } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain exposition format' } } } },
     '/v1/branches': {
       get: { summary: 'List branches', responses: { '200': json('Branches') } },

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Document } from 'bson';
-import { EJSON } from 'bson';
-import * as argon from '../commands/argon.js';
-import type { CommandContext, ServerInfo } from '../commands/context.js';
+import { deserialize, EJSON, type Document } from 'bson';
+import { dispatch } from '../commands/dispatch.js';
+import { lookupCommand } from '../commands/registry.js';
+import { callerOf } from './authenticate.js';
+import { isRawReply, type CommandContext, type ServerInfo } from '../commands/context.js';
 import type { CursorManager } from '../commands/cursors.js';
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
@@ -16,6 +17,10 @@ const STATUS: Record<string, number> = {
   BranchProtected: 409,
   InvalidBranchName: 400,
   BadValue: 400,
+  UserNotFound: 404,
+  NoSuchKey: 404,
+  RoleNotFound: 400,
+  Location51003: 409,
   TypeMismatch: 400,
   SnapshotTooOld: 410,
 };
@@ -25,7 +30,7 @@ const STATUS: Record<string, number> = {
  * run through the same handlers, with JSON in and Extended JSON (relaxed) out.
  */
 export function registerRestApi(app: FastifyInstance, deps: { store: Store; server: ServerInfo; cursors: CursorManager }): void {
-  const ctx: CommandContext = {
+  const base: Omit<CommandContext, 'caller'> = {
     store: deps.store,
     branch: 'main',
     point: 'main',
@@ -34,57 +39,75 @@ export function registerRestApi(app: FastifyInstance, deps: { store: Store; serv
     connection: { id: 0, remoteAddress: 'http', localPort: 0 },
     server: deps.server,
   };
-  const run = async (reply: FastifyReply, handler: (cmd: Document, c: CommandContext) => Document | Promise<Document>, cmd: Document, okStatus = 200) => {
+  /** Runs the admin command the document names, as the request's caller (roles, audit). */
+  const run = async (reply: FastifyReply, cmd: Document, okStatus = 200) => {
+    const name = Object.keys(cmd)[0]!;
+    const caller = callerOf(reply.request);
     try {
-      const { ok: _ok, ...result } = await handler(cmd, ctx);
+      const raw = await dispatch(name, lookupCommand(name)!, cmd, { ...base, caller });
+      const { ok: _ok, ...result } = isRawReply(raw) ? deserialize(raw.raw) : raw;
       const conflicted = result.status === 'conflicts';
       reply.code(conflicted ? 409 : okStatus).type('application/json');
       return EJSON.stringify(result, { relaxed: true });
     } catch (err) {
       if (!(err instanceof ArgonError)) throw err;
-      reply.code(STATUS[err.codeName] ?? 400).type('application/json');
+      const status = err.codeName === 'Unauthorized' ? (caller.principal || !deps.server.auth.enabled ? 403 : 401) : (STATUS[err.codeName] ?? 400);
+      reply.code(status).type('application/json');
       return JSON.stringify({ error: err.codeName, code: err.code, message: err.message });
     }
   };
   const body = (request: { body: unknown }): Document => (request.body && typeof request.body === 'object' ? (request.body as Document) : {});
+  const num = (value: string | undefined) => (value === undefined ? undefined : Number(value));
   const at = (value: unknown) => (typeof value === 'string' && !/^\d+$/.test(value) ? new Date(value) : value === undefined ? undefined : Number(value));
 
   app.get('/openapi.json', async () => OPENAPI);
-  app.get('/v1/branches', (_q, reply) => run(reply, argon.argonBranchList, { argonBranchList: 1 }));
+  app.get<{ Querystring: { limit?: string; command?: string; who?: string; after?: string } }>('/v1/audit', (q, reply) =>
+    run(reply, { argonAudit: 1, limit: num(q.query.limit), command: q.query.command, who: q.query.who, after: num(q.query.after) }),
+  );
+  app.get('/v1/apikeys', (_q, reply) => run(reply, { argonApiKeyList: 1 }));
+  app.post('/v1/apikeys', (q, reply) => run(reply, { argonApiKeyCreate: body(q).name, role: body(q).role }, 201));
+  app.delete<{ Params: { id: string } }>('/v1/apikeys/:id', (q, reply) => run(reply, { argonApiKeyRevoke: q.params.id }));
+  app.get('/v1/users', (_q, reply) => run(reply, { usersInfo: { forAllDBs: true } }));
+  app.post('/v1/users', (q, reply) => {
+    const b = body(q);
+    return run(reply, { createUser: b.user, pwd: b.password, roles: b.roles, customData: b.customData }, 201);
+  });
+  app.delete<{ Params: { name: string } }>('/v1/users/:name', (q, reply) => run(reply, { dropUser: q.params.name }));
+  app.get('/v1/branches', (_q, reply) => run(reply, { argonBranchList: 1 }));
   app.post('/v1/branches', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonBranchCreate, { argonBranchCreate: b.name, from: b.from, at: at(b.at) }, 201);
+    return run(reply, { argonBranchCreate: b.name, from: b.from, at: at(b.at) }, 201);
   });
-  app.delete<{ Params: { name: string } }>('/v1/branches/:name', (q, reply) => run(reply, argon.argonBranchDelete, { argonBranchDelete: q.params.name }));
-  app.post<{ Params: { name: string } }>('/v1/branches/:name/rename', (q, reply) => run(reply, argon.argonBranchRename, { argonBranchRename: q.params.name, to: body(q).to }));
+  app.delete<{ Params: { name: string } }>('/v1/branches/:name', (q, reply) => run(reply, { argonBranchDelete: q.params.name }));
+  app.post<{ Params: { name: string } }>('/v1/branches/:name/rename', (q, reply) => run(reply, { argonBranchRename: q.params.name, to: body(q).to }));
   app.post<{ Params: { name: string } }>('/v1/branches/:name/protect', (q, reply) =>
-    run(reply, argon.argonBranchProtect, { argonBranchProtect: q.params.name, protect: body(q).protect ?? true }),
+    run(reply, { argonBranchProtect: q.params.name, protect: body(q).protect ?? true }),
   );
   app.post<{ Params: { name: string } }>('/v1/branches/:name/reset', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonBranchReset, { argonBranchReset: q.params.name, to: b.to === undefined || b.to === 'parent' ? 'parent' : at(b.to), backup: b.backup });
+    return run(reply, { argonBranchReset: q.params.name, to: b.to === undefined || b.to === 'parent' ? 'parent' : at(b.to), backup: b.backup });
   });
-  app.get<{ Params: { name: string } }>('/v1/branches/:name/endpoint', (q, reply) => run(reply, argon.argonEndpoint, { argonEndpoint: q.params.name }));
+  app.get<{ Params: { name: string } }>('/v1/branches/:name/endpoint', (q, reply) => run(reply, { argonEndpoint: q.params.name }));
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>('/v1/branches/:name/log', (q, reply) =>
-    run(reply, argon.argonLog, { argonLog: q.params.name, limit: q.query.limit === undefined ? undefined : Number(q.query.limit) }),
+    run(reply, { argonLog: q.params.name, limit: q.query.limit === undefined ? undefined : Number(q.query.limit) }),
   );
   app.post<{ Params: { name: string } }>('/v1/branches/:name/commits', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonCommit, { argonCommit: q.params.name, message: b.message, author: b.author }, 201);
+    return run(reply, { argonCommit: q.params.name, message: b.message, author: b.author }, 201);
   });
-  app.get<{ Querystring: { from?: string; to?: string } }>('/v1/diff', (q, reply) => run(reply, argon.argonDiff, { argonDiff: q.query.from, to: q.query.to }));
+  app.get<{ Querystring: { from?: string; to?: string } }>('/v1/diff', (q, reply) => run(reply, { argonDiff: q.query.from, to: q.query.to }));
   app.post('/v1/merge', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonMerge, { argonMerge: b.source, into: b.into, strategy: b.strategy, dryRun: b.dryRun });
+    return run(reply, { argonMerge: b.source, into: b.into, strategy: b.strategy, dryRun: b.dryRun });
   });
   app.post('/v1/revert', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonRevert, { argonRevert: b.branch, fromLsn: b.fromLsn, toLsn: b.toLsn, strategy: b.strategy, dryRun: b.dryRun });
+    return run(reply, { argonRevert: b.branch, fromLsn: b.fromLsn, toLsn: b.toLsn, strategy: b.strategy, dryRun: b.dryRun });
   });
-  app.get('/v1/tags', (_q, reply) => run(reply, argon.argonTagList, { argonTagList: 1 }));
+  app.get('/v1/tags', (_q, reply) => run(reply, { argonTagList: 1 }));
   app.post('/v1/tags', (q, reply) => {
     const b = body(q);
-    return run(reply, argon.argonTagCreate, { argonTagCreate: b.name, from: b.from }, 201);
+    return run(reply, { argonTagCreate: b.name, from: b.from }, 201);
   });
-  app.delete<{ Params: { name: string } }>('/v1/tags/:name', (q, reply) => run(reply, argon.argonTagDelete, { argonTagDelete: q.params.name }));
+  app.delete<{ Params: { name: string } }>('/v1/tags/:name', (q, reply) => run(reply, { argonTagDelete: q.params.name }));
 }

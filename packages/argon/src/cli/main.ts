@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ArgonError } from '../errors.js';
-import { Store } from '../storage/store.js';
+import type { Store } from '../storage/store.js';
 import { output, printTable } from './format.js';
-import { DEFAULT_SERVER, withServer } from './server-client.js';
+import { DEFAULT_SERVER, withCredentials, withServer } from './server-client.js';
 
 /**
  * The `argon` command. `serve` runs the database server; `connect` asks a running server for a
@@ -26,6 +26,8 @@ interface GlobalOptions {
 
 async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T> | T): Promise<T> {
   const opts = program.opts<GlobalOptions>();
+  // Loaded on demand: LMDB's native module would slow down every command that talks to a server.
+  const { Store } = await import('../storage/store.js');
   const store = await Store.open(resolve(opts.data), { compactionIntervalMs: 0 });
   try {
     return await fn(store, opts);
@@ -38,8 +40,10 @@ function branchRow(b: Record<string, unknown>): Record<string, unknown> {
   return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected ? 'yes' : '' };
 }
 
+/** The server's URI, signed in with ARGON_USER/ARGON_PASSWORD or the local first-admin file. */
 function serverUri(): string {
-  return program.opts<GlobalOptions>().server;
+  const opts = program.opts<GlobalOptions>();
+  return withCredentials(opts.server, resolve(opts.data));
 }
 
 program
@@ -278,12 +282,16 @@ program
   .option('--port <port>', "port of the main branch's endpoint", '27017')
   .option('--branch-ports <first-last>', 'port range for other branches\' endpoints (default port+1 to port+200)')
   .option('--http-port <port>', 'HTTP port for /health and Prometheus /metrics', '8080')
-  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string }) => {
+  .option('--no-auth', 'accept every client without authentication (SCRAM and API keys are on by default)')
+  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string; auth: boolean }) => {
     const { ArgonServer } = await import('../server/server.js');
     const opts = program.opts<GlobalOptions>();
     const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
-    const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range, httpPort: Number(o.httpPort) });
-    server.log.info({ data: resolve(opts.data), uri: await server.uri('main') }, 'Argon is ready');
+    const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range, httpPort: Number(o.httpPort),
+      auth: o.auth,
+      admin: { user: process.env.ARGON_ADMIN_USER, password: process.env.ARGON_ADMIN_PASSWORD },
+    });
+    server.log.info({ data: resolve(opts.data), uri: await server.uri('main'), auth: o.auth }, 'Argon is ready');
     const stop = async (signal: string) => {
       server.log.info({ signal }, 'shutting down');
       await server.stop();

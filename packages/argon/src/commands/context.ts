@@ -1,4 +1,5 @@
 import type { Document } from 'bson';
+import type { AuthService, Caller } from '../auth/service.js';
 import type { Store } from '../storage/store.js';
 import type { ReadPoint } from '../storage/types.js';
 import type { CursorManager } from './cursors.js';
@@ -14,6 +15,8 @@ export interface CommandContext {
   db: string;
   cursors: CursorManager;
   connection: ConnectionInfo;
+  /** Who is calling (null principal until authenticated) and through which interface. */
+  caller: Caller;
   server: ServerInfo;
 }
 
@@ -28,6 +31,7 @@ export interface ServerInfo {
   startedAt: Date;
   host: string;
   version: string;
+  auth: AuthService;
   /** Starts (if needed) the endpoint of a branch and returns its port. */
   endpointFor(branch: string): Promise<number>;
   /** Suspends or resumes a running endpoint. */

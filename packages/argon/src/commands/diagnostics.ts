@@ -96,8 +96,9 @@ export function getLog(cmd: Document): Document {
   return { totalLinesWritten: 0, log: [], ok: 1 };
 }
 
-export function connectionStatus(): Document {
-  return { authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 };
+export function connectionStatus(_cmd: Document, ctx: CommandContext): Document {
+  const p = ctx.caller.principal;
+  return { authInfo: { authenticatedUsers: p ? [{ user: p.user, db: p.db }] : [], authenticatedUserRoles: p ? p.roles : [] }, ok: 1 };
 }
 
 export function whatsmyuri(_cmd: Document, ctx: CommandContext): Document {
@@ -113,7 +114,7 @@ export async function listCommands(): Promise<Document> {
   const { COMMANDS } = await import('./registry.js');
   const commands: Document = {};
   for (const [name, spec] of Object.entries(COMMANDS)) {
-    commands[name] = { help: spec.help, requiresAuth: spec.requiresAuth, adminOnly: !!spec.adminOnly, secondaryOk: true };
+    commands[name] = { help: spec.help, requiresAuth: spec.role !== 'none', minimumRole: spec.role, adminOnly: !!spec.adminOnly, secondaryOk: true };
   }
   return { commands, ok: 1 };
 }

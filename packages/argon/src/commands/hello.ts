@@ -1,5 +1,6 @@
 import type { Document } from 'bson';
 import type { CommandContext } from './context.js';
+import { saslSupportedMechs, speculativeAuthenticate } from './sasl.js';
 
 /** Wire versions of MongoDB 7.0: drivers refuse servers outside the range they support. */
 export const MIN_WIRE_VERSION = 0;
@@ -15,6 +16,7 @@ export const SESSION_TIMEOUT_MINUTES = 30;
 /** `hello` and the legacy `isMaster`: a standalone, writable server. */
 export function hello(cmd: Document, ctx: CommandContext, legacy = false): Document {
   if (cmd.client) ctx.connection.clientMetadata = cmd.client as Document;
+  const speculative = speculativeAuthenticate(cmd, ctx);
   return {
     ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
     helloOk: true,
@@ -28,6 +30,8 @@ export function hello(cmd: Document, ctx: CommandContext, legacy = false): Docum
     maxWireVersion: MAX_WIRE_VERSION,
     readOnly: false,
     ...(Array.isArray(cmd.compression) && cmd.compression.includes('zlib') ? { compression: ['zlib'] } : {}),
+    ...saslSupportedMechs(cmd, ctx),
+    ...(speculative ? { speculativeAuthenticate: speculative } : {}),
     argon: { branch: ctx.branch },
     ok: 1,
   };

@@ -1,3 +1,4 @@
+import type { Role } from '../auth/roles.js';
 import type { CommandHandler } from './context.js';
 import { hello } from './hello.js';
 import * as diag from './diagnostics.js';
@@ -8,13 +9,23 @@ import * as cur from './cursor-commands.js';
 import * as argon from './argon.js';
 import { explain } from './explain.js';
 import { aggregate } from './aggregate.js';
+import * as sasl from './sasl.js';
+import * as users from './users.js';
+import * as security from './security.js';
 
 export interface CommandSpec {
   handler: CommandHandler;
-  /** False only for the handshake and the few commands MongoDB allows before authentication. */
-  requiresAuth: boolean;
+  /**
+   * The least role that may run it; 'none' only for the handshake and the few commands MongoDB
+   * allows before authentication.
+   */
+  role: Role | 'none';
+  /** A version-control or security operation: recorded in the audit log with its outcome. */
+  audit?: boolean;
   /** Runs only against the `admin` database. */
   adminOnly?: boolean;
+  /** On a protected branch (named by the command's value) it needs the admin role. */
+  adminOnProtected?: boolean;
   /** Writes data: refused on read-only endpoints. */
   writes?: boolean;
   help: string;
@@ -25,61 +36,73 @@ export interface CommandSpec {
  * command layer, and `listCommands` serves it.
  */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
-  aggregate: { handler: aggregate, requiresAuth: true, writes: false, help: 'run an aggregation pipeline' },
-  argonBranchCreate: { handler: argon.argonBranchCreate, requiresAuth: true, adminOnly: true, help: 'create a branch (from a branch, at a past time or LSN)' },
-  argonBranchDelete: { handler: argon.argonBranchDelete, requiresAuth: true, adminOnly: true, help: 'delete a branch' },
-  argonBranchList: { handler: argon.argonBranchList, requiresAuth: true, adminOnly: true, help: 'list branches' },
-  argonBranchProtect: { handler: argon.argonBranchProtect, requiresAuth: true, adminOnly: true, help: 'protect a branch (changes only by merge) or lift it' },
-  argonBranchRename: { handler: argon.argonBranchRename, requiresAuth: true, adminOnly: true, help: 'rename a branch' },
-  argonBranchReset: { handler: argon.argonBranchReset, requiresAuth: true, adminOnly: true, help: "reset a branch to its parent's head or a past point, keeping a backup" },
-  argonBranchResume: { handler: argon.argonBranchResume, requiresAuth: true, adminOnly: true, help: "resume a suspended branch endpoint" },
-  argonBranchSuspend: { handler: argon.argonBranchSuspend, requiresAuth: true, adminOnly: true, help: "suspend a branch endpoint (its next client resumes it)" },
-  argonCommit: { handler: argon.argonCommit, requiresAuth: true, adminOnly: true, help: "name a branch's current state with a message" },
-  argonDiff: { handler: argon.argonDiff, requiresAuth: true, adminOnly: true, help: 'documents and fields that differ between two branches' },
-  argonEndpoint: { handler: argon.argonEndpoint, requiresAuth: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
-  argonEndpoints: { handler: argon.argonEndpoints, requiresAuth: true, adminOnly: true, help: 'running endpoints and their state' },
-  argonLog: { handler: argon.argonLog, requiresAuth: true, adminOnly: true, help: "a branch's change log, newest first" },
-  argonMerge: { handler: argon.argonMerge, requiresAuth: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs; dry run)' },
-  argonRevert: { handler: argon.argonRevert, requiresAuth: true, adminOnly: true, help: 'undo an LSN range of a branch as a new change' },
-  argonTagCreate: { handler: argon.argonTagCreate, requiresAuth: true, adminOnly: true, help: 'name a point of a branch (default: main at head)' },
-  argonTagDelete: { handler: argon.argonTagDelete, requiresAuth: true, adminOnly: true, help: 'delete a tag' },
-  argonTagList: { handler: argon.argonTagList, requiresAuth: true, adminOnly: true, help: 'list tags' },
-  buildInfo: { handler: diag.buildInfo, requiresAuth: false, help: 'server version and build details' },
-  buildinfo: { handler: diag.buildInfo, requiresAuth: false, help: 'alias of buildInfo' },
-  collStats: { handler: ns.collStats, requiresAuth: true, help: 'statistics of one collection' },
-  connectionStatus: { handler: diag.connectionStatus, requiresAuth: false, help: 'who this connection is authenticated as' },
-  count: { handler: crud.count, requiresAuth: true, help: 'count documents matching a query' },
-  create: { handler: ns.create, requiresAuth: true, writes: true, help: 'create a collection' },
-  createIndexes: { handler: ix.createIndexes, requiresAuth: true, writes: true, help: 'create indexes on a collection' },
-  dbStats: { handler: ns.dbStats, requiresAuth: true, help: 'statistics of one database' },
-  delete: { handler: crud.del, requiresAuth: true, writes: true, help: 'delete documents' },
-  distinct: { handler: crud.distinct, requiresAuth: true, help: 'distinct values of a field' },
-  drop: { handler: ns.drop, requiresAuth: true, writes: true, help: 'drop a collection' },
-  dropDatabase: { handler: ns.dropDatabase, requiresAuth: true, writes: true, help: 'drop a database' },
-  dropIndexes: { handler: ix.dropIndexes, requiresAuth: true, writes: true, help: 'drop indexes of a collection' },
-  endSessions: { handler: diag.endSessions, requiresAuth: false, help: 'end logical sessions' },
-  explain: { handler: explain, requiresAuth: true, help: 'how a command would run: the chosen plan' },
-  find: { handler: crud.find, requiresAuth: true, help: 'query documents' },
-  findAndModify: { handler: crud.findAndModify, requiresAuth: true, writes: true, help: 'update or remove one document and return it' },
-  getCmdLineOpts: { handler: diag.getCmdLineOpts, requiresAuth: true, adminOnly: true, help: 'the options the server was started with' },
-  getLog: { handler: diag.getLog, requiresAuth: true, adminOnly: true, help: 'recent log lines' },
-  getMore: { handler: cur.getMore, requiresAuth: true, help: 'next batch of a cursor' },
-  getParameter: { handler: diag.getParameter, requiresAuth: true, adminOnly: true, help: 'server parameters' },
-  hello: { handler: (cmd, ctx) => hello(cmd, ctx), requiresAuth: false, help: 'handshake: server role and limits' },
-  hostInfo: { handler: diag.hostInfo, requiresAuth: true, help: 'the host the server runs on' },
-  insert: { handler: crud.insert, requiresAuth: true, writes: true, help: 'insert documents' },
-  isMaster: { handler: (cmd, ctx) => hello(cmd, ctx, true), requiresAuth: false, help: 'legacy handshake' },
-  ismaster: { handler: (cmd, ctx) => hello(cmd, ctx, true), requiresAuth: false, help: 'legacy handshake' },
-  killCursors: { handler: cur.killCursors, requiresAuth: true, help: 'close cursors' },
-  listCollections: { handler: ns.listCollections, requiresAuth: true, help: 'collections of a database' },
-  listCommands: { handler: diag.listCommands, requiresAuth: false, help: 'this list' },
-  listDatabases: { handler: ns.listDatabases, requiresAuth: true, adminOnly: true, help: 'databases of the branch' },
-  listIndexes: { handler: ix.listIndexes, requiresAuth: true, help: 'indexes of a collection' },
-  ping: { handler: diag.ping, requiresAuth: false, help: 'check the server answers' },
-  renameCollection: { handler: ns.renameCollection, requiresAuth: true, adminOnly: true, writes: true, help: 'rename a collection' },
-  serverStatus: { handler: diag.serverStatus, requiresAuth: true, help: 'server counters' },
-  update: { handler: crud.update, requiresAuth: true, writes: true, help: 'update documents' },
-  whatsmyuri: { handler: diag.whatsmyuri, requiresAuth: false, help: 'the client address as the server sees it' },
+  aggregate: { handler: aggregate, role: 'viewer', writes: false, help: 'run an aggregation pipeline' },
+  argonApiKeyCreate: { handler: security.argonApiKeyCreate, role: 'viewer', audit: true, adminOnly: true, help: 'create an API key for the HTTP interface (shown once)' },
+  argonApiKeyList: { handler: security.argonApiKeyList, role: 'viewer', adminOnly: true, help: "the caller's API keys (an admin's: everyone's)" },
+  argonApiKeyRevoke: { handler: security.argonApiKeyRevoke, role: 'viewer', audit: true, adminOnly: true, help: 'revoke an API key' },
+  argonAudit: { handler: security.argonAudit, role: 'admin', adminOnly: true, help: 'the audit log of version-control and security operations' },
+  argonBranchCreate: { handler: argon.argonBranchCreate, role: 'developer', audit: true, adminOnly: true, help: 'create a branch (from a branch, at a past time or LSN)' },
+  argonBranchDelete: { handler: argon.argonBranchDelete, role: 'developer', audit: true, adminOnProtected: true, adminOnly: true, help: 'delete a branch' },
+  argonBranchList: { handler: argon.argonBranchList, role: 'viewer', audit: true, adminOnly: true, help: 'list branches' },
+  argonBranchProtect: { handler: argon.argonBranchProtect, role: 'admin', audit: true, adminOnly: true, help: 'protect a branch (changes only by merge) or lift it' },
+  argonBranchRename: { handler: argon.argonBranchRename, role: 'developer', audit: true, adminOnProtected: true, adminOnly: true, help: 'rename a branch' },
+  argonBranchReset: { handler: argon.argonBranchReset, role: 'developer', audit: true, adminOnProtected: true, adminOnly: true, help: "reset a branch to its parent's head or a past point, keeping a backup" },
+  argonBranchResume: { handler: argon.argonBranchResume, role: 'developer', audit: true, adminOnly: true, help: "resume a suspended branch endpoint" },
+  argonBranchSuspend: { handler: argon.argonBranchSuspend, role: 'developer', audit: true, adminOnly: true, help: "suspend a branch endpoint (its next client resumes it)" },
+  argonCommit: { handler: argon.argonCommit, role: 'developer', audit: true, adminOnly: true, help: "name a branch's current state with a message" },
+  argonDiff: { handler: argon.argonDiff, role: 'viewer', audit: true, adminOnly: true, help: 'documents and fields that differ between two branches' },
+  argonEndpoint: { handler: argon.argonEndpoint, role: 'viewer', audit: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
+  argonEndpoints: { handler: argon.argonEndpoints, role: 'viewer', audit: true, adminOnly: true, help: 'running endpoints and their state' },
+  argonLog: { handler: argon.argonLog, role: 'viewer', audit: true, adminOnly: true, help: "a branch's change log, newest first" },
+  argonMerge: { handler: argon.argonMerge, role: 'developer', audit: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs; dry run)' },
+  argonRevert: { handler: argon.argonRevert, role: 'developer', audit: true, adminOnly: true, help: 'undo an LSN range of a branch as a new change' },
+  argonTagCreate: { handler: argon.argonTagCreate, role: 'developer', audit: true, adminOnly: true, help: 'name a point of a branch (default: main at head)' },
+  argonTagDelete: { handler: argon.argonTagDelete, role: 'developer', audit: true, adminOnly: true, help: 'delete a tag' },
+  argonTagList: { handler: argon.argonTagList, role: 'viewer', audit: true, adminOnly: true, help: 'list tags' },
+  buildInfo: { handler: diag.buildInfo, role: 'none', help: 'server version and build details' },
+  buildinfo: { handler: diag.buildInfo, role: 'none', help: 'alias of buildInfo' },
+  collStats: { handler: ns.collStats, role: 'viewer', help: 'statistics of one collection' },
+  connectionStatus: { handler: diag.connectionStatus, role: 'none', help: 'who this connection is authenticated as' },
+  count: { handler: crud.count, role: 'viewer', help: 'count documents matching a query' },
+  create: { handler: ns.create, role: 'developer', writes: true, help: 'create a collection' },
+  createIndexes: { handler: ix.createIndexes, role: 'developer', writes: true, help: 'create indexes on a collection' },
+  createUser: { handler: users.createUser, role: 'admin', audit: true, help: 'create a user (SCRAM-SHA-256)' },
+  dbStats: { handler: ns.dbStats, role: 'viewer', help: 'statistics of one database' },
+  delete: { handler: crud.del, role: 'developer', writes: true, help: 'delete documents' },
+  distinct: { handler: crud.distinct, role: 'viewer', help: 'distinct values of a field' },
+  drop: { handler: ns.drop, role: 'developer', writes: true, help: 'drop a collection' },
+  dropDatabase: { handler: ns.dropDatabase, role: 'developer', writes: true, help: 'drop a database' },
+  dropIndexes: { handler: ix.dropIndexes, role: 'developer', writes: true, help: 'drop indexes of a collection' },
+  dropUser: { handler: users.dropUser, role: 'admin', audit: true, help: 'remove a user' },
+  endSessions: { handler: diag.endSessions, role: 'none', help: 'end logical sessions' },
+  explain: { handler: explain, role: 'viewer', help: 'how a command would run: the chosen plan' },
+  find: { handler: crud.find, role: 'viewer', help: 'query documents' },
+  findAndModify: { handler: crud.findAndModify, role: 'developer', writes: true, help: 'update or remove one document and return it' },
+  getCmdLineOpts: { handler: diag.getCmdLineOpts, role: 'admin', adminOnly: true, help: 'the options the server was started with' },
+  getLog: { handler: diag.getLog, role: 'admin', adminOnly: true, help: 'recent log lines' },
+  getMore: { handler: cur.getMore, role: 'viewer', help: 'next batch of a cursor' },
+  getParameter: { handler: diag.getParameter, role: 'admin', adminOnly: true, help: 'server parameters' },
+  grantRolesToUser: { handler: users.grantRolesToUser, role: 'admin', audit: true, help: 'grant roles to a user' },
+  hello: { handler: (cmd, ctx) => hello(cmd, ctx), role: 'none', help: 'handshake: server role and limits' },
+  hostInfo: { handler: diag.hostInfo, role: 'viewer', help: 'the host the server runs on' },
+  insert: { handler: crud.insert, role: 'developer', writes: true, help: 'insert documents' },
+  isMaster: { handler: (cmd, ctx) => hello(cmd, ctx, true), role: 'none', help: 'legacy handshake' },
+  ismaster: { handler: (cmd, ctx) => hello(cmd, ctx, true), role: 'none', help: 'legacy handshake' },
+  killCursors: { handler: cur.killCursors, role: 'viewer', help: 'close cursors' },
+  listCollections: { handler: ns.listCollections, role: 'viewer', help: 'collections of a database' },
+  listCommands: { handler: diag.listCommands, role: 'none', help: 'this list' },
+  listDatabases: { handler: ns.listDatabases, role: 'viewer', adminOnly: true, help: 'databases of the branch' },
+  listIndexes: { handler: ix.listIndexes, role: 'viewer', help: 'indexes of a collection' },
+  ping: { handler: diag.ping, role: 'none', help: 'check the server answers' },
+  renameCollection: { handler: ns.renameCollection, role: 'developer', adminOnly: true, writes: true, help: 'rename a collection' },
+  revokeRolesFromUser: { handler: users.revokeRolesFromUser, role: 'admin', audit: true, help: 'revoke roles from a user' },
+  saslContinue: { handler: sasl.saslContinue, role: 'none', help: 'next step of a SASL authentication' },
+  saslStart: { handler: sasl.saslStart, role: 'none', help: 'start a SASL (SCRAM-SHA-256) authentication' },
+  serverStatus: { handler: diag.serverStatus, role: 'viewer', help: 'server counters' },
+  update: { handler: crud.update, role: 'developer', writes: true, help: 'update documents' },
+  updateUser: { handler: users.updateUser, role: 'admin', audit: true, help: "change a user's password, roles or custom data" },
+  usersInfo: { handler: users.usersInfo, role: 'viewer', help: 'users and their roles (others than oneself: admin)' },
+  whatsmyuri: { handler: diag.whatsmyuri, role: 'none', help: 'the client address as the server sees it' },
 };
 
 /** Command names are matched case-sensitively, as mongod does, except the aliases listed above. */

@@ -3,6 +3,8 @@ import { deserialize, type Document } from 'bson';
 import type { Logger } from 'pino';
 import { ArgonError } from '../errors.js';
 import { lookupCommand } from '../commands/registry.js';
+import { dispatch } from '../commands/dispatch.js';
+import { newCaller } from '../auth/service.js';
 import { isRawReply, type CommandContext, type CommandResult, type ServerInfo } from '../commands/context.js';
 import type { CursorManager } from '../commands/cursors.js';
 import type { Store } from '../storage/store.js';
@@ -49,6 +51,8 @@ export class Connection {
   private readonly framer = new MessageFramer();
   private queue: Promise<void> = Promise.resolve();
   private clientMetadata?: Document;
+  /** Who this connection is authenticated as; SCRAM conversations in progress. */
+  private readonly caller = newCaller('wire');
   /** Messages framed but not yet handled. */
   private pending = 0;
   private readPaused = false;
@@ -250,6 +254,7 @@ export class Connection {
       point: this.endpoint.point ?? this.endpoint.branch,
       db,
       cursors: this.cursors,
+      caller: this.caller,
       connection: {
         id: this.id,
         remoteAddress: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
@@ -261,7 +266,7 @@ export class Connection {
     const stopTimer = this.metrics.commandSeconds.startTimer({ command: name });
     let result: CommandResult;
     try {
-      result = await spec.handler(doc, ctx);
+      result = await dispatch(name, spec, doc, ctx);
       this.metrics.commands.inc({ command: name, outcome: 'ok' });
     } catch (err) {
       this.metrics.commands.inc({ command: name, outcome: 'error' });

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Store } from '../storage/store.js';
 import { registerRestApi } from '../api/rest.js';
+import { authenticateRequests } from '../api/authenticate.js';
 import type { ServerInfo } from '../commands/context.js';
 import type { CursorManager } from '../commands/cursors.js';
 import type { ServerMetrics } from './metrics.js';
@@ -17,6 +18,7 @@ export async function startHttp(options: {
   cursors: CursorManager;
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger });
+  authenticateRequests(app, options.server.auth);
   app.get('/health', async () => ({ status: 'ok', headLsn: options.store.headLsn, branches: options.store.listBranches().length }));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.registry.contentType);

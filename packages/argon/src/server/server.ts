@@ -11,6 +11,7 @@ import { Connection, type EndpointInfo } from './connection.js';
 import { TtlMonitor } from './ttl.js';
 import { ServerMetrics } from './metrics.js';
 import { startHttp } from './http.js';
+import { AuthService } from '../auth/service.js';
 import type { FastifyInstance } from 'fastify';
 
 export interface ServerOptions {
@@ -28,6 +29,13 @@ export interface ServerOptions {
   httpPort?: number;
   logger?: Logger;
   store?: Store;
+  /**
+   * SCRAM on the wire and API keys on HTTP. On unless explicitly false. With no user yet, the
+   * first admin is created from `admin` (or with a generated password written to the data
+   * directory, see AuthService.bootstrap).
+   */
+  auth?: boolean;
+  admin?: { user?: string; password?: string };
 }
 
 interface Endpoint {
@@ -69,6 +77,9 @@ export class ArgonServer {
   private idleTimer: NodeJS.Timeout | null = null;
   readonly metrics: ServerMetrics;
   private http: FastifyInstance | null = null;
+  readonly auth: AuthService;
+  /** Where the generated first admin's credentials were written, if they were. */
+  credentialsFile: string | null = null;
 
   private constructor(
     readonly store: Store,
@@ -76,7 +87,9 @@ export class ArgonServer {
   ) {
     this.host = options.host ?? '127.0.0.1';
     this.log = options.logger ?? pino({ name: 'argon' });
+    this.auth = new AuthService(store, options.auth !== false);
     this.info = {
+      auth: this.auth,
       startedAt: new Date(),
       host: os.hostname(),
       version: ARGON_VERSION,
@@ -92,6 +105,7 @@ export class ArgonServer {
   static async start(options: ServerOptions): Promise<ArgonServer> {
     const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
     const server = new ArgonServer(store, options);
+    server.credentialsFile = await server.auth.bootstrap(options.dataDir, server.log, options.admin);
     await server.listen('main', { branch: 'main', readOnly: false }, options.port ?? 27017);
     if (options.httpPort !== undefined) {
       server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log, server: server.info, cursors: server.cursors });

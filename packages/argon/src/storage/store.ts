@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { ABORT } from 'lmdb';
+import { ABORT, type Database, type Key } from 'lmdb';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
 import { decodeChanges } from './changelog.js';
@@ -72,6 +72,9 @@ export class Store {
   private pinsVersion = 0;
   private compactedAt = { horizonLsn: -1, pinsVersion: -1 };
   private closed = false;
+  /** Newest LSN whose batch is flushed and visible to readers; `lsn` runs ahead of it during a commit. */
+  private durable = 0;
+  private readonly commitListeners = new Set<(branch: string, lsn: Lsn) => void>();
 
   private constructor(
     readonly path: string,
@@ -100,6 +103,7 @@ export class Store {
   private async load(): Promise<void> {
     const { meta, branches } = this.t;
     this.lsn = meta.get('lsn') ?? 0;
+    this.durable = this.lsn;
     this.lastTs = meta.get('lastTs') ?? 0;
     this.counters = { nextNsId: meta.get('nextNsId') ?? 1, nextIndexId: meta.get('nextIndexId') ?? 1 };
     this.nextBranchId = meta.get('nextBranchId') ?? 1;
@@ -124,8 +128,30 @@ export class Store {
   }
 
   /** The LSN of the newest committed batch. */
+  /** A named table beside the engine's, for server-wide records that are not versioned (users, audit). */
+  serverTable<V, K extends Key>(name: string): Database<V, K> {
+    return this.t.env.openDB<V, K>(name, {});
+  }
+
   get headLsn(): Lsn {
     return this.lsn;
+  }
+
+  /**
+   * The newest LSN whose batch is durable and readable. Log readers that must not skip a batch
+   * still being committed (change streams) read up to here, not to `headLsn`.
+   */
+  get durableLsn(): Lsn {
+    return this.durable;
+  }
+
+  /**
+   * Calls `listener` after each batch is durable, with the branch it was written on. Returns the
+   * function that removes the listener. Lets waiters (change streams) sleep instead of polling.
+   */
+  onCommit(listener: (branch: string, lsn: Lsn) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   // ---- writes ------------------------------------------------------------------------
@@ -165,6 +191,10 @@ export class Store {
     if (failure) throw failure.error;
     await this.t.env.flushed;
     const { result, lsn, time } = outcome!;
+    if (lsn > this.durable) this.durable = lsn;
+    // Batches of one group commit may resume in any order: each tells its own branch's waiters.
+    const name = this.branchesById.get(record.id)!.name;
+    for (const listener of this.commitListeners) listener(name, lsn);
     return { lsn, time: new Date(time), result };
   }
 

@@ -11,6 +11,8 @@ export interface BranchRecord {
   deleted: boolean;
   /** No direct writes: changes arrive only by merge. */
   protected?: boolean;
+  /** BSON of its merge gates (see vcs/gates.ts): they follow the name, as protection does. */
+  gates?: Buffer;
   ownBytes: number;
 }
 
@@ -18,6 +20,8 @@ export interface BranchRecord {
 export interface MergeRecord {
   sourceId: number;
   sourceLsn: number;
+  /** BSON of the merge's report (time, strategy, counts, gate reports); absent on older records. */
+  report?: Buffer;
 }
 
 /** A named commit: a message (and author) marking a point of a branch's log. */
@@ -57,7 +61,7 @@ export interface Tables {
 }
 
 export function openTables(path: string): Tables {
-  const env = open({ path, maxDbs: 16, noMemInit: true, noSubdir: false });
+  const env = open({ path, maxDbs: 32, noMemInit: true, noSubdir: false });
   const binary = (name: string) => env.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' });
   return {
     env,

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Store } from '../storage/store.js';
+import { ApiKeyStore, type ApiKeyRecord } from './apikeys.js';
+import { AuditLog, type AuditRecord } from './audit.js';
+import { effectiveRole, lowerRole, type Role, type RoleGrant } from './roles.js';
+import type { ScramConversation } from './scram.js';
+import { UserStore, type UserRecord } from './users.js';
+
+/** Who is calling: a user signed in with SCRAM, or a user's API key (capped at the key's role). */
+export interface Principal {
+  user: string;
+  db: string;
+  roles: RoleGrant[];
+  apiKey?: { id: string; role: Role };
+}
+
+/** The per-connection (or per-request) side of authentication. */
+export interface Caller {
+  via: AuditRecord['via'];
+  principal: Principal | null;
+  /** SCRAM conversations in progress, by conversationId. */
+  conversations: Map<number, ScramSession>;
+}
+
+export interface ScramSession {
+  conversation: ScramConversation;
+  /** The database holding the user (the URI's authSource). */
+  db: string;
+  /** The client asked to skip SCRAM's final empty round trip. */
+  skipEmptyExchange: boolean;
+}
+
+export function newCaller(via: Caller['via']): Caller {
+  return { via, principal: null, conversations: new Map() };
+}
+
+/** The credentials file written when a server starts with authentication and no user yet. */
+export const CREDENTIALS_FILE = 'admin-credentials.json';
+
+export interface BootstrapCredentials {
+  user: string;
+  password: string;
+  apiKey: string;
+}
+
+/**
+ * Users, API keys and the audit log, kept in the store's server-wide tables. With `enabled`
+ * false (only when the server is explicitly started so) every caller may do everything.
+ */
+export class AuthService {
+  readonly users: UserStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly audit: AuditLog;
+
+  constructor(
+    store: Store,
+    readonly enabled: boolean,
+  ) {
+    this.users = new UserStore(store.serverTable<UserRecord, string>('users'));
+    this.apiKeys = new ApiKeyStore(store.serverTable<ApiKeyRecord, string>('apikeys'));
+    this.audit = new AuditLog(store.serverTable<AuditRecord, number>('audit'));
+  }
+
+  /**
+   * With authentication on and no user yet, creates the first admin: from the given password
+   * (ARGON_ADMIN_PASSWORD), or with a generated one written to a file only its owner can read.
+   * Returns the file's path when one was written. Secrets never go to the log.
+   */
+  async bootstrap(dataDir: string, log: Logger, given?: { user?: string; password?: string }): Promise<string | null> {
+    if (!this.enabled || this.users.count() > 0) return null;
+    const user = given?.user || 'admin';
+    const password = given?.password || randomBytes(18).toString('base64url');
+    await this.users.create('admin', user, password, [{ role: 'admin', db: 'admin' }]);
+    const { key } = await this.apiKeys.create('bootstrap', `${user}@admin`, 'admin');
+    if (given?.password) {
+      log.info({ user }, 'created the first admin user from ARGON_ADMIN_PASSWORD');
+      return null;
+    }
+    const file = join(dataDir, CREDENTIALS_FILE);
+    const credentials: BootstrapCredentials = { user, password, apiKey: key };
+    writeFileSync(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+    log.warn({ user, file }, 'created the first admin user; its password and an API key are in this file');
+    return file;
+  }
+
+  /** The principal an API key acts as, or null when it is not a valid key of an existing user. */
+  principalForKey(key: string): Principal | null {
+    const record = this.apiKeys.verify(key);
+    if (!record) return null;
+    const at = record.owner.lastIndexOf('@');
+    const owner = this.users.get(record.owner.slice(at + 1), record.owner.slice(0, at));
+    if (!owner) return null;
+    return { user: owner.user, db: owner.db, roles: owner.roles, apiKey: { id: record.id, role: record.role } };
+  }
+
+  /** The role a caller holds for a command on `db` (server-wide commands run on `admin`). */
+  roleOf(principal: Principal | null, db: string, serverWide: boolean): Role | null {
+    if (!this.enabled) return 'admin';
+    if (!principal) return null;
+    const role = effectiveRole(principal.roles, db, serverWide);
+    return role && principal.apiKey ? lowerRole(role, principal.apiKey.role) : role;
+  }
+}
+
+export function describePrincipal(p: Principal | null): string | null {
+  if (!p) return null;
+  return p.apiKey ? `apikey:${p.apiKey.id} (${p.user}@${p.db})` : `${p.user}@${p.db}`;
+}
