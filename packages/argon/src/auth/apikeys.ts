@@ -55,7 +55,8 @@ export class ApiKeyStore {
   }
 
   async revoke(id: string): Promise<void> {
-    if (!(await this.table.remove(id))) throw new ArgonError('NoSuchKey', `no API key with id '${id}'`);
+    if (this.table.get(id) === undefined) throw new ArgonError('NoSuchKey', `no API key with id '${id}'`);
+    await this.table.remove(id);
   }
 }
 

@@ -96,11 +96,17 @@ export class AuthService {
     return { user: owner.user, db: owner.db, roles: owner.roles, apiKey: { id: record.id, role: record.role } };
   }
 
-  /** The role a caller holds for a command on `db` (server-wide commands run on `admin`). */
+  /**
+   * The role a caller holds for a command on `db` (server-wide commands run on `admin`). Read
+   * from the user's current record, so granted, revoked or dropped roles apply to open
+   * connections at once, as in mongod.
+   */
   roleOf(principal: Principal | null, db: string, serverWide: boolean): Role | null {
     if (!this.enabled) return 'admin';
     if (!principal) return null;
-    const role = effectiveRole(principal.roles, db, serverWide);
+    const user = this.users.get(principal.db, principal.user);
+    if (!user) return null;
+    const role = effectiveRole(user.roles, db, serverWide);
     return role && principal.apiKey ? lowerRole(role, principal.apiKey.role) : role;
   }
 }

@@ -57,7 +57,8 @@ export class UserStore {
   }
 
   async drop(db: string, user: string): Promise<void> {
-    if (!(await this.table.remove(`${db}.${user}`))) throw userNotFound(db, user);
+    if (this.get(db, user) === undefined) throw userNotFound(db, user);
+    await this.table.remove(`${db}.${user}`);
   }
 }
 
