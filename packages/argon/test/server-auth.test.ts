@@ -294,6 +294,19 @@ test('a server started with authentication and no user writes the first admin to
     } finally {
       await client.close();
     }
+    const cli = (...args: string[]) => run(process.execPath, [CLI, '--data', fresh, '--server', base, ...args], { timeout: 30_000 });
+    await cli('user', 'create', 'analyst', '--role', 'viewer', '--password', 'an4lyst');
+    assert.ok(JSON.parse((await cli('--json', 'user', 'list')).stdout).some((u: any) => u.user === 'analyst' && u.roles[0].role === 'viewer'));
+    const key = JSON.parse((await cli('--json', 'apikey', 'create', 'laptop', '--role', 'developer')).stdout);
+    assert.match(key.key, /^argon_/);
+    assert.equal(key.role, 'developer');
+    assert.ok(JSON.parse((await cli('--json', 'apikey', 'list')).stdout).some((k: any) => k.id === key.id));
+    await cli('apikey', 'revoke', key.id);
+    const audit = JSON.parse((await cli('--json', 'audit', '--command', 'argonApiKeyRevoke')).stdout);
+    assert.equal(audit[0].target, key.id);
+    assert.equal(audit[0].who, 'admin@admin');
+    await cli('user', 'drop', 'analyst');
+    assert.ok(!JSON.parse((await cli('--json', 'user', 'list')).stdout).some((u: any) => u.user === 'analyst'));
     const anonymousCli = await run(process.execPath, [CLI, '--data', join(fresh, 'elsewhere'), '--server', base, 'branch', 'list'], { timeout: 30_000 }).then(
       () => assert.fail('expected the CLI to fail without credentials'),
       (e: { code: number; stderr: string }) => e,
