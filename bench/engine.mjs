@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Store } from '../packages/argon/dist/src/index.js';
 import { makeDoc } from './lib/docs.mjs';
 import { loadTemplate, median, startPostgres, templateSize, timeTemplateCopies } from './lib/postgres.mjs';
+import { fmtMiB, fmtMs, fmtRate, pct, Report } from './lib/report.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -24,12 +25,8 @@ const BRANCHES_PER_RUN = 200;
 const BATCH = 1_000;
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
-const rows = [];
-const row = (figure, argon, goal, met, peer) => rows.push({ figure, argon, goal, met: met === null ? '—' : met ? 'yes' : 'NO', peer });
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length - 1) * p))];
-const fmtMs = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
-const fmtRate = (n) => `${Math.round(n).toLocaleString('en-US')}/s`;
-const fmtMiB = (b) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const report = new Report();
+const row = (...cells) => report.row(...cells);
 
 async function withStore(fn, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'argon-bench-'));
@@ -232,11 +229,4 @@ try {
   await pg?.stop();
 }
 
-const headers = ['figure', 'Argon', 'goal', 'met', 'peer (same run)'];
-const keys = ['figure', 'argon', 'goal', 'met', 'peer'];
-const widths = keys.map((k, i) => Math.max(headers[i].length, ...rows.map((r) => String(r[k]).length)));
-const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
-console.log(`\nArgon storage engine — ${new Date().toISOString()} — node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
-console.log(line(headers));
-console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-for (const r of rows) console.log(line(keys.map((k) => r[k])));
+report.print('Argon storage engine');

@@ -263,6 +263,7 @@ export async function startPostgres(opts = {}) {
         return {
           port,
           host,
+          binDir,
           socketDir: dir,
           dir,
           dataDir,
@@ -494,7 +495,10 @@ async function waitForNoSessions(client, db, timeoutMs = 10_000) {
  *
  * @param {object} server result of startPostgres()
  * @param {number} runs number of timed copies
- * @param {{ strategy?: 'WAL_LOG' | 'FILE_COPY', checkpointBetween?: boolean }} [opts]
+ * With opts.viaPsql each CREATE DATABASE runs in its own `psql` process and the timing includes
+ * that process's start and exit, as a command-line tool's user would see it.
+ *
+ * @param {{ strategy?: 'WAL_LOG' | 'FILE_COPY', checkpointBetween?: boolean, viaPsql?: boolean }} [opts]
  * @returns {Promise<number[]>} durations in milliseconds
  */
 export async function timeTemplateCopies(server, runs, opts = {}) {
@@ -514,8 +518,13 @@ export async function timeTemplateCopies(server, runs, opts = {}) {
       if (checkpointBetween) await c.query('CHECKPOINT');
       await waitForNoSessions(c, TEMPLATE_DB);
 
+      const sql = `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB} STRATEGY = ${strategy}`;
       const t0 = process.hrtime.bigint();
-      await c.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB} STRATEGY = ${strategy}`);
+      if (opts.viaPsql) {
+        await run(path.join(server.binDir, 'psql'), ['-X', '-q', '-h', server.host, '-p', String(server.port), '-U', SUPERUSER, '-d', 'postgres', '-c', sql]);
+      } else {
+        await c.query(sql);
+      }
       const t1 = process.hrtime.bigint();
       durations.push(Number(t1 - t0) / 1e6);
 

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
+import { formatDuration, paint, printTable } from '../src/cli/format.js';
 import { startServer } from './server-helpers.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
@@ -153,4 +154,57 @@ test('the end-to-end scenario: branch, insert, suspend, resume, insert, branch f
   assert.equal((await argon('branch', 'delete', 'e2e')).code, 0);
   const names = JSON.parse((await argon('--json', 'branch', 'list')).stdout).map((b: any) => b.name);
   assert.ok(!names.includes('e2e') && !names.includes('e2e-past'));
+});
+
+test('status reports the running server: version, uptime, head LSN, branches, endpoints, connections', async () => {
+  const human = await argon('status');
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^Argon \d+\.\d+\.\d+ \(MongoDB 7\.0\.0 compatible\), up \d+/m);
+  assert.match(human.stdout, /^head LSN \d+ · \d+ branches · \d+ connections$/m);
+  assert.match(human.stdout, /^ENDPOINT\s+PORT\s+STATE\s+CONNECTIONS\s+LASTACTIVE$/m);
+  const status = JSON.parse((await argon('--json', 'status')).stdout);
+  const { branches } = await env.client.db('admin').command({ argonBranchList: 1 });
+  assert.equal(status.branches, branches.length);
+  assert.equal(status.headLsn, env.server.store.headLsn);
+  assert.equal(status.server, env.uri);
+  assert.ok(status.connections >= 2, 'the test client and the CLI itself');
+  assert.equal(typeof status.uptimeSeconds, 'number');
+  assert.ok(status.endpoints.some((e: any) => e.ref === 'main' && e.state === 'active' && e.port === env.server.port));
+});
+
+test('piped output carries no colour codes; the branch list marks the current and protected branches', async () => {
+  await argon('branch', 'create', 'plain');
+  await env.server.store.write('plain', [{ op: 'insert', db: 'app', coll: 'colours', doc: { _id: 'p' } }]);
+  await argon('branch', 'protect', 'plain');
+  const outputs = [await argon('branch', 'list'), await argon('diff', 'main', 'plain'), await argon('status'), await argon('merge', 'plain', '--into', 'main', '--dry-run')];
+  for (const out of outputs) assert.doesNotMatch(out.stdout + out.stderr, /\x1b\[/);
+  const list = outputs[0]!.stdout;
+  assert.match(list, /^\* main\s/m, 'the server endpoint the CLI talks to serves main');
+  assert.match(list, /^ {2}plain\s.*\sprotected$/m);
+  await argon('branch', 'protect', 'plain', '--off');
+  assert.equal((await argon('branch', 'delete', 'plain')).code, 0);
+});
+
+test('colour only on a terminal and without NO_COLOR; tables align on the visible text', (t) => {
+  const tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+  const noColor = process.env.NO_COLOR;
+  t.after(() => {
+    if (tty) Object.defineProperty(process.stdout, 'isTTY', tty);
+    else delete (process.stdout as { isTTY?: boolean }).isTTY;
+    if (noColor === undefined) delete process.env.NO_COLOR;
+    else process.env.NO_COLOR = noColor;
+  });
+  Object.defineProperty(process.stdout, 'isTTY', { value: true, configurable: true });
+  delete process.env.NO_COLOR;
+  assert.equal(paint.green('+1'), '\x1b[32m+1\x1b[39m');
+  const lines: string[] = [];
+  t.mock.method(console, 'log', (line: string) => lines.push(line));
+  printTable([{ name: paint.red('ab'), n: 1 }, { name: 'abcd', n: 2 }]);
+  assert.deepEqual(lines.map((l) => l.replace(/\x1b\[\d+m/g, '')), ['NAME  N', 'ab    1', 'abcd  2']);
+  process.env.NO_COLOR = '1';
+  assert.equal(paint.green('+1'), '+1');
+  Object.defineProperty(process.stdout, 'isTTY', { value: false, configurable: true });
+  delete process.env.NO_COLOR;
+  assert.equal(paint.red('-1'), '-1');
+  assert.deepEqual([formatDuration(42), formatDuration(250), formatDuration(7_380), formatDuration(90_000)], ['42s', '4m 10s', '2h 03m', '1d 1h 00m']);
 });

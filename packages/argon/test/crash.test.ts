@@ -14,11 +14,15 @@ interface Ack {
   size: number;
 }
 
-/** Starts the writer, lets it run for `ms`, kills it with SIGKILL and returns what it acknowledged. */
+/**
+ * Starts the writer, lets it run for `ms` after its first acknowledgement (start-up time varies a
+ * lot with machine load), kills it with SIGKILL and returns what it acknowledged.
+ */
 function runAndKill(dir: string, start: number, ms: number): Promise<Ack[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, dir, String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: Ack[] = [];
+    let killTimer: NodeJS.Timeout | undefined;
     let buffered = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -29,11 +33,14 @@ function runAndKill(dir: string, start: number, ms: number): Promise<Ack[]> {
         const [, branch, first, size] = line.split(' ');
         acks.push({ branch: branch!, first: Number(first), size: Number(size) });
       }
+      if (acks.length > 0 && !killTimer) killTimer = setTimeout(() => child.kill('SIGKILL'), ms);
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    // A writer that never acknowledges is killed too, and the test then fails on its empty list.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
+      clearTimeout(killTimer);
+      clearTimeout(deadline);
       if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own: ${stderr}`));
       else resolve(acks);
     });
@@ -46,7 +53,7 @@ test('acknowledged writes survive kill -9, and no batch is half-applied', async 
     const acked = new Map<number, string>();
     let start = 0;
     for (let round = 0; round < 4; round++) {
-      const acks = await runAndKill(dir, start, 600 + round * 250);
+      const acks = await runAndKill(dir, start, 300 + round * 250);
       assert.ok(acks.length > 0, `round ${round}: the writer acknowledged nothing`);
       for (const a of acks) for (let i = 0; i < a.size; i++) acked.set(a.first + i, a.branch);
 

@@ -7,6 +7,12 @@ const body = (properties: Record<string, object>, required: string[] = []) => ({
   required: true,
   content: { 'application/json': { schema: { type: 'object', properties, required } } },
 });
+const gateParam = { name: 'gate', in: 'path', required: true, schema: { type: 'string' } };
+const historyParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer' } },
+  { name: 'ns', in: 'query', schema: { type: 'string' }, description: 'db or db.collection' },
+  { name: 'id', in: 'query', schema: { type: 'string' }, description: "a document's _id as Extended JSON (needs ns as db.collection)" },
+];
 const ref = { type: 'string', description: 'a branch, a tag, or BRANCH@TIME / BRANCH@LSN' };
 const strategy = { type: 'string', enum: ['fail', 'ours', 'theirs'] };
 
@@ -58,7 +64,11 @@ export const OPENAPI = {
       post: { summary: "Reset to the parent's head or a past point, keeping a backup branch", parameters: [nameParam], requestBody: body({ to: { type: 'string' }, backup: { type: 'string' } }), responses: { '200': json('Reset'), ...errors } },
     },
     '/v1/branches/{name}/endpoint': { get: { summary: "Start the ref's endpoint and return its port", parameters: [nameParam], responses: { '200': json('Port'), ...errors } } },
-    '/v1/branches/{name}/log': { get: { summary: 'Change log, newest first, with named commits', parameters: [nameParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }], responses: { '200': json('Entries'), ...errors } } },
+    '/v1/branches/{name}/suspend': { post: { summary: "Suspend the ref's endpoint: its connections close, its next client resumes it", parameters: [nameParam], responses: { '200': json('Endpoint'), ...errors } } },
+    '/v1/branches/{name}/resume': { post: { summary: "Resume the ref's suspended endpoint", parameters: [nameParam], responses: { '200': json('Endpoint'), ...errors } } },
+    '/v1/endpoints': { get: { summary: 'Running endpoints with their state and connections', responses: { '200': json('Endpoints') } } },
+    '/v1/branches/{name}/log': { get: { summary: 'Change log, newest first, with named commits; filter by collection (ns) and document (id)', parameters: [nameParam, ...historyParams], responses: { '200': json('Entries'), ...errors } } },
+    '/v1/branches/{name}/history': { get: { summary: 'Every version of one document: LSN, time, author, operation, content', parameters: [nameParam, ...historyParams], responses: { '200': json('Versions'), ...errors } } },
     '/v1/branches/{name}/commits': {
       post: { summary: "Name the branch's current state", parameters: [nameParam], requestBody: body({ message: { type: 'string' }, author: { type: 'string' } }, ['message']), responses: { '201': json('Commit'), ...errors } },
     },
@@ -74,9 +84,46 @@ export const OPENAPI = {
     },
     '/v1/merge': {
       post: {
-        summary: 'Three-way merge of a branch into another',
-        requestBody: body({ source: { type: 'string' }, into: { type: 'string' }, strategy, dryRun: { type: 'boolean' } }, ['source', 'into']),
-        responses: { '200': json('Merged or up to date'), ...errors },
+        summary: "Three-way merge of a branch into another; 'manual' stores conflicts as the target's pending merge",
+        requestBody: body({ source: { type: 'string' }, into: { type: 'string' }, strategy: { ...strategy, enum: [...strategy.enum, 'manual'] }, dryRun: { type: 'boolean' } }, ['source', 'into']),
+        responses: { '200': json('Merged or up to date (with gate reports)'), ...errors, '412': json('Refused by a merge gate (gates: the reports)') },
+      },
+    },
+    '/v1/branches/{name}/merges': {
+      get: { summary: 'Merges into the branch, newest first, with strategy, counts and gate reports', parameters: [nameParam, { name: 'limit', in: 'query', schema: { type: 'integer' } }], responses: { '200': json('Merges'), ...errors } },
+    },
+    '/v1/branches/{name}/gates': { get: { summary: 'Merge gates of the branch', parameters: [nameParam], responses: { '200': json('Gates'), ...errors } } },
+    '/v1/branches/{name}/gates/{gate}': {
+      put: {
+        summary: 'Add or replace a merge gate: jsonSchema (db, coll, schema, scope all|changed), pipeline (db, coll, pipeline returning no documents), webhook (url, timeoutMs)',
+        parameters: [nameParam, gateParam],
+        requestBody: body(
+          {
+            kind: { type: 'string', enum: ['jsonSchema', 'pipeline', 'webhook'] },
+            db: { type: 'string' },
+            coll: { type: 'string' },
+            schema: { type: 'object' },
+            scope: { type: 'string', enum: ['all', 'changed'] },
+            pipeline: { type: 'array', items: { type: 'object' } },
+            url: { type: 'string' },
+            timeoutMs: { type: 'integer' },
+          },
+          ['kind'],
+        ),
+        responses: { '200': json('Gates'), ...errors },
+      },
+      delete: { summary: 'Remove a merge gate', parameters: [nameParam, gateParam], responses: { '200': json('Gates'), ...errors } },
+    },
+    '/v1/branches/{name}/pending-merge': {
+      get: { summary: 'The pending manual merge into the branch and its conflicts (merge: null if none)', parameters: [nameParam], responses: { '200': json('Pending merge'), ...errors } },
+      delete: { summary: 'Abort the pending manual merge (the branch is unchanged)', parameters: [nameParam], responses: { '200': json('Aborted'), ...errors } },
+    },
+    '/v1/branches/{name}/pending-merge/conflicts/{id}': {
+      post: {
+        summary: 'Resolve a conflict; resolving the last one completes the merge (completed, result)',
+        parameters: [nameParam, { name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+        requestBody: body({ take: { type: 'string', enum: ['ours', 'theirs', 'base', 'keep', 'delete', 'value'] }, value: { description: "with take 'value' (the default when given)" } }),
+        responses: { '200': json('Resolved'), ...errors, '412': json('Completing was refused by a merge gate') },
       },
     },
     '/v1/revert': {

@@ -23,6 +23,9 @@ const STATUS: Record<string, number> = {
   Location51003: 409,
   TypeMismatch: 400,
   SnapshotTooOld: 410,
+  MergeGateFailed: 412,
+  MergeInProgress: 409,
+  WriteConflict: 409,
 };
 
 /**
@@ -53,7 +56,7 @@ export function registerRestApi(app: FastifyInstance, deps: { store: Store; serv
       if (!(err instanceof ArgonError)) throw err;
       const status = err.codeName === 'Unauthorized' ? (caller.principal || !deps.server.auth.enabled ? 403 : 401) : (STATUS[err.codeName] ?? 400);
       reply.code(status).type('application/json');
-      return JSON.stringify({ error: err.codeName, code: err.code, message: err.message });
+      return EJSON.stringify({ error: err.codeName, code: err.code, message: err.message, ...err.info }, { relaxed: true });
     }
   };
   const body = (request: { body: unknown }): Document => (request.body && typeof request.body === 'object' ? (request.body as Document) : {});
@@ -88,9 +91,13 @@ export function registerRestApi(app: FastifyInstance, deps: { store: Store; serv
     return run(reply, { argonBranchReset: q.params.name, to: b.to === undefined || b.to === 'parent' ? 'parent' : at(b.to), backup: b.backup });
   });
   app.get<{ Params: { name: string } }>('/v1/branches/:name/endpoint', (q, reply) => run(reply, { argonEndpoint: q.params.name }));
-  app.get<{ Params: { name: string }; Querystring: { limit?: string } }>('/v1/branches/:name/log', (q, reply) =>
-    run(reply, { argonLog: q.params.name, limit: q.query.limit === undefined ? undefined : Number(q.query.limit) }),
-  );
+  app.post<{ Params: { name: string } }>('/v1/branches/:name/suspend', (q, reply) => run(reply, { argonBranchSuspend: q.params.name }));
+  app.post<{ Params: { name: string } }>('/v1/branches/:name/resume', (q, reply) => run(reply, { argonBranchResume: q.params.name }));
+  app.get('/v1/endpoints', (_q, reply) => run(reply, { argonEndpoints: 1 }));
+  type HistoryQuery = { Params: { name: string }; Querystring: { limit?: string; ns?: string; id?: string } };
+  const historyArgs = (q: { query: HistoryQuery['Querystring'] }) => ({ limit: num(q.query.limit), ns: q.query.ns, id: q.query.id, idJson: true });
+  app.get<HistoryQuery>('/v1/branches/:name/log', (q, reply) => run(reply, { argonLog: q.params.name, ...historyArgs(q) }));
+  app.get<HistoryQuery>('/v1/branches/:name/history', (q, reply) => run(reply, { argonHistory: q.params.name, ...historyArgs(q) }));
   app.post<{ Params: { name: string } }>('/v1/branches/:name/commits', (q, reply) => {
     const b = body(q);
     return run(reply, { argonCommit: q.params.name, message: b.message, author: b.author }, 201);
@@ -99,6 +106,16 @@ export function registerRestApi(app: FastifyInstance, deps: { store: Store; serv
   app.post('/v1/merge', (q, reply) => {
     const b = body(q);
     return run(reply, { argonMerge: b.source, into: b.into, strategy: b.strategy, dryRun: b.dryRun });
+  });
+  app.get<{ Params: { name: string }; Querystring: { limit?: string } }>('/v1/branches/:name/merges', (q, reply) => run(reply, { argonMergeList: q.params.name, limit: num(q.query.limit) }));
+  app.get<{ Params: { name: string } }>('/v1/branches/:name/gates', (q, reply) => run(reply, { argonGateList: q.params.name }));
+  app.put<{ Params: { name: string; gate: string } }>('/v1/branches/:name/gates/:gate', (q, reply) => run(reply, { argonGateSet: q.params.name, gate: { ...body(q), name: q.params.gate } }));
+  app.delete<{ Params: { name: string; gate: string } }>('/v1/branches/:name/gates/:gate', (q, reply) => run(reply, { argonGateDelete: q.params.name, name: q.params.gate }));
+  app.get<{ Params: { name: string } }>('/v1/branches/:name/pending-merge', (q, reply) => run(reply, { argonConflictsList: q.params.name }));
+  app.delete<{ Params: { name: string } }>('/v1/branches/:name/pending-merge', (q, reply) => run(reply, { argonMergeAbort: q.params.name }));
+  app.post<{ Params: { name: string; id: string } }>('/v1/branches/:name/pending-merge/conflicts/:id', (q, reply) => {
+    const b = body(q);
+    return run(reply, { argonConflictsResolve: q.params.name, conflict: Number(q.params.id), take: b.take, value: b.value });
   });
   app.post('/v1/revert', (q, reply) => {
     const b = body(q);

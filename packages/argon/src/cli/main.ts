@@ -3,13 +3,16 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
-import { output, printTable } from './format.js';
+import { formatDuration, output, paint, printTable, withProgress } from './format.js';
 import { DEFAULT_SERVER, withCredentials, withServer } from './server-client.js';
+import { registerSecurityCommands } from './security.js';
+import { registerConflictCommands } from './conflicts.js';
+import { registerGateCommands } from './gates.js';
 
 /**
- * The `argon` command. `serve` runs the database server; `connect` asks a running server for a
- * branch's connection string; the other commands open the embedded store directly (`--data` or
- * ARGON_DATA chooses its directory), so run them while no server holds it, or use the server.
+ * The `argon` command. `serve` runs the database server; most other commands talk to the running
+ * server (`--server` or ARGON_SERVER); `stats` opens the embedded store directly (`--data` or
+ * ARGON_DATA chooses its directory), so run it while no server holds it.
  */
 const program = new Command()
   .name('argon')
@@ -36,8 +39,15 @@ async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T
   }
 }
 
-function branchRow(b: Record<string, unknown>): Record<string, unknown> {
-  return { name: b.name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected ? 'yes' : '' };
+/** A branch as a table row; `*` marks the branch the server endpoint we talk to serves, as git marks HEAD. */
+function branchRow(b: Record<string, unknown>, current: unknown): Record<string, unknown> {
+  const name = b.name === current ? `${paint.green('*')} ${paint.bold(String(b.name))}` : `  ${String(b.name)}`;
+  return { name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected ? paint.yellow('protected') : '' };
+}
+
+/** The state a merge or revert ended in, coloured by outcome. */
+function mergeStatus(status: string): string {
+  return status === 'conflicts' ? paint.red(status) : status === 'merged' ? paint.green(status) : status;
 }
 
 /** The server's URI, signed in with ARGON_USER/ARGON_PASSWORD or the local first-admin file. */
@@ -48,13 +58,24 @@ function serverUri(): string {
 
 program
   .command('status')
-  .description('open (or create) the data directory and show its branches and sizes')
+  .description('the running server: version, uptime, head LSN, branches, endpoints and connections')
   .action(() =>
-    withStore((store, opts) => {
-      const branches = store.listBranches().map((b) => ({ ...branchRow({ ...b }), documents: store.branchStats(b.name).documents }));
-      output(opts.json, { data: store.path, headLsn: store.headLsn, branches }, () => {
-        console.log(`Argon store at ${store.path} — head LSN ${store.headLsn}`);
-        printTable(branches);
+    withServer(serverUri(), async (admin) => {
+      const [server, build, { branches }, { endpoints }] = await Promise.all([admin({ serverStatus: 1 }), admin({ buildInfo: 1 }), admin({ argonBranchList: 1 }), admin({ argonEndpoints: 1 })]);
+      const status = {
+        server: program.opts<GlobalOptions>().server,
+        version: build.argonVersion,
+        compatibleWith: build.version,
+        uptimeSeconds: server.uptime,
+        headLsn: server.argon.headLsn,
+        branches: branches.length,
+        connections: server.connections.current,
+        endpoints,
+      };
+      output(program.opts<GlobalOptions>().json, status, () => {
+        console.log(`${paint.bold(`Argon ${status.version}`)} (MongoDB ${status.compatibleWith} compatible), up ${formatDuration(status.uptimeSeconds)}`);
+        console.log(`head LSN ${status.headLsn} · ${status.branches} branches · ${status.connections} connections`);
+        printTable((endpoints as Record<string, unknown>[]).map((e) => ({ endpoint: e.ref, port: e.port, state: e.state === 'active' ? paint.green('active') : paint.yellow(String(e.state)), connections: e.connections, lastActive: e.lastActive })));
       });
     }),
   );
@@ -66,8 +87,8 @@ branch
   .description('list branches')
   .action(() =>
     withServer(serverUri(), async (admin) => {
-      const { branches } = await admin({ argonBranchList: 1 });
-      output(program.opts<GlobalOptions>().json, branches, () => printTable((branches as Record<string, unknown>[]).map(branchRow)));
+      const [{ branches }, hello] = await Promise.all([admin({ argonBranchList: 1 }), admin({ hello: 1 })]);
+      output(program.opts<GlobalOptions>().json, branches, () => printTable((branches as Record<string, unknown>[]).map((b) => branchRow(b, hello.argon?.branch))));
     }),
   );
 
@@ -123,7 +144,7 @@ branch
   .action((name: string, o: { to: string; backup?: string }) =>
     withServer(serverUri(), async (admin) => {
       const to = o.to === 'parent' ? 'parent' : /^\d+$/.test(o.to) ? Number(o.to) : parseTime(o.to);
-      const result = await admin({ argonBranchReset: name, to, ...(o.backup ? { backup: o.backup } : {}) });
+      const result = await withProgress(`resetting ${name}`, () => admin({ argonBranchReset: name, to, ...(o.backup ? { backup: o.backup } : {}) }));
       output(program.opts<GlobalOptions>().json, result, () => console.log(`Reset '${name}' (fork LSN ${result.branch.forkLsn}); the old state is branch '${result.backup.name}'`));
     }),
   );
@@ -178,15 +199,15 @@ program
   .description('documents and fields that differ between two refs (branches, tags, branch@time|lsn)')
   .action((from: string, to: string) =>
     withServer(serverUri(), async (admin) => {
-      const diff = await admin({ argonDiff: from, to });
+      const diff = await withProgress(`diffing ${from} and ${to}`, () => admin({ argonDiff: from, to }));
       output(program.opts<GlobalOptions>().json, diff, () => {
         for (const c of diff.collections as Record<string, any>[]) {
-          console.log(`${c.db}.${c.coll}: +${c.added.length} -${c.removed.length} ~${c.modified.length}`);
-          for (const d of c.added) console.log(`  + ${JSON.stringify(d.id)}`);
-          for (const d of c.removed) console.log(`  - ${JSON.stringify(d.id)}`);
+          console.log(`${paint.bold(`${c.db}.${c.coll}`)}: ${paint.green(`+${c.added.length}`)} ${paint.red(`-${c.removed.length}`)} ${paint.yellow(`~${c.modified.length}`)}`);
+          for (const d of c.added) console.log(paint.green(`  + ${JSON.stringify(d.id)}`));
+          for (const d of c.removed) console.log(paint.red(`  - ${JSON.stringify(d.id)}`));
           for (const d of c.modified) {
-            console.log(`  ~ ${JSON.stringify(d.id)}`);
-            for (const f of d.fields ?? []) console.log(`      ${f.path}: ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`);
+            console.log(paint.yellow(`  ~ ${JSON.stringify(d.id)}`));
+            for (const f of d.fields ?? []) console.log(`      ${f.path}: ${paint.red(JSON.stringify(f.before))} → ${paint.green(JSON.stringify(f.after))}`);
           }
         }
         if ((diff.collections as unknown[]).length === 0) console.log('No differences');
@@ -202,10 +223,10 @@ program
   .option('--dry-run', 'show what would happen, write nothing')
   .action((source: string, o: { into: string; strategy: string; dryRun?: boolean }) =>
     withServer(serverUri(), async (admin) => {
-      const result = await admin({ argonMerge: source, into: o.into, strategy: o.strategy, dryRun: !!o.dryRun });
+      const result = await withProgress(`merging ${source} into ${o.into}`, () => admin({ argonMerge: source, into: o.into, strategy: o.strategy, dryRun: !!o.dryRun }));
       output(program.opts<GlobalOptions>().json, result, () => {
         const { inserted, updated, deleted } = result.applied;
-        console.log(`${o.dryRun ? 'Dry run: ' : ''}${result.status}${result.fastForward ? ' (fast-forward)' : ''}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
+        console.log(`${o.dryRun ? 'Dry run: ' : ''}${mergeStatus(result.status)}${result.fastForward ? ' (fast-forward)' : ''}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
         for (const c of result.conflicts) console.log(`  conflict ${c.kind} ${c.db}.${c.coll} ${JSON.stringify(c.id)} ${c.path}${c.resolved ? ` (took ${c.resolved})` : ''}`);
       });
       if (result.status === 'conflicts') process.exitCode = 1;
@@ -233,10 +254,10 @@ program
   .action((name: string, o: { lsn: string; strategy: string; dryRun?: boolean }) =>
     withServer(serverUri(), async (admin) => {
       const [from, to] = o.lsn.split('..').map(Number);
-      const result = await admin({ argonRevert: name, fromLsn: from, ...(to === undefined ? {} : { toLsn: to }), strategy: o.strategy, dryRun: !!o.dryRun });
+      const result = await withProgress(`reverting ${o.lsn} on ${name}`, () => admin({ argonRevert: name, fromLsn: from, ...(to === undefined ? {} : { toLsn: to }), strategy: o.strategy, dryRun: !!o.dryRun }));
       output(program.opts<GlobalOptions>().json, result, () => {
         const { inserted, updated, deleted } = result.applied;
-        console.log(`${o.dryRun ? 'Dry run: ' : ''}${result.status}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
+        console.log(`${o.dryRun ? 'Dry run: ' : ''}${mergeStatus(result.status)}: ${inserted} inserted, ${updated} updated, ${deleted} deleted`);
         for (const c of result.conflicts) console.log(`  conflict ${c.kind} ${c.db}.${c.coll} ${JSON.stringify(c.id)} ${c.path}`);
       });
       if (result.status === 'conflicts') process.exitCode = 1;
@@ -247,9 +268,12 @@ program
   .command('log [branch]')
   .description("a branch's change log, newest first")
   .option('--limit <n>', 'how many entries', '20')
-  .action((name: string | undefined, o: { limit: string }) =>
+  .option('--ns <db.collection>', 'only changes to this database or collection')
+  .option('--id <json>', "only changes to the document with this _id (JSON, e.g. '\"a\"' or '{\"$oid\":\"…\"}'; needs --ns)")
+  .action((name: string | undefined, o: { limit: string; ns?: string; id?: string }) =>
     withServer(serverUri(), async (admin) => {
-      const { entries, commits } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit) });
+      const filter = { ...(o.ns ? { ns: o.ns } : {}), ...(o.id ? { id: o.id, idJson: true } : {}) };
+      const { entries, commits } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit), ...filter });
       const messages = new Map((commits as Record<string, any>[]).map((c) => [c.lsn, `${c.message} (${c.author})`]));
       output(program.opts<GlobalOptions>().json, entries, () =>
         printTable(
@@ -257,10 +281,24 @@ program
             lsn: e.lsn,
             time: e.time,
             branch: e.branch,
+            who: e.who ?? '-',
             commit: messages.get(e.lsn) ?? '',
             changes: e.changes.map((c: any) => `${c.op} ${c.db}.${c.coll}${c.id === undefined ? '' : ` ${JSON.stringify(c.id)}`}`).join(', '),
           })),
         ),
+      );
+    }),
+  );
+
+program
+  .command('history <branch> <ns> <id>')
+  .description("every version of one document (ns: db.collection; id: its _id as JSON): who changed it, when, and how it was")
+  .option('--limit <n>', 'how many versions', '20')
+  .action((branch: string, ns: string, id: string, o: { limit: string }) =>
+    withServer(serverUri(), async (admin) => {
+      const { versions } = await admin({ argonHistory: branch, ns, id, idJson: true, limit: Number(o.limit) });
+      output(program.opts<GlobalOptions>().json, versions, () =>
+        printTable((versions as Record<string, any>[]).map((v) => ({ lsn: v.lsn, time: v.time, who: v.who ?? '-', op: v.op, document: v.compacted ? '(compacted)' : v.document }))),
       );
     }),
   );
@@ -318,6 +356,10 @@ function parseTime(text: string): Date {
   if (Number.isNaN(time.getTime())) throw new ArgonError('BadValue', `'${text}' is neither an LSN nor an ISO 8601 time`);
   return time;
 }
+
+registerSecurityCommands(program, serverUri);
+registerConflictCommands(program, serverUri);
+registerGateCommands(program, serverUri);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error & { codeName?: string };

@@ -2,7 +2,9 @@ import type { Document } from 'bson';
 import { ArgonError } from '../errors.js';
 import { runPipeline, type MergeSpec } from '../query/aggregate.js';
 import { applyUpdate } from '../query/update.js';
+import { isPlainObject } from '../query/values.js';
 import type { WriteTx } from '../storage/writer.js';
+import { openChangeStream } from './changestream.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { cursorReply } from './cursor-commands.js';
 import { decodeFaithful, withId } from './documents.js';
@@ -45,7 +47,11 @@ export async function aggregate(cmd: Document, ctx: CommandContext): Promise<Com
   if (!Array.isArray(cmd.pipeline)) throw new ArgonError('TypeMismatch', "'pipeline' option must be specified as an array");
   const cursor = docArg(cmd, 'cursor');
   if (!cursor && !boolArg(cmd, 'explain', false)) throw new ArgonError('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
-  const { input, rest } = source(ctx, coll, plainNumbers(cmd.pipeline as Document[]));
+  const pipeline = plainNumbers(cmd.pipeline as Document[]);
+  const streamStage = pipeline.findIndex((stage) => isPlainObject(stage) && '$changeStream' in stage);
+  if (streamStage > 0) throw new ArgonError('Location40602', '$changeStream is only valid as the first stage in a pipeline.');
+  if (streamStage === 0) return openChangeStream(cmd, ctx, coll, pipeline);
+  const { input, rest } = source(ctx, coll, pipeline);
   const result = runPipeline(input, rest, {
     db: ctx.db,
     collection: (name) => scanAll(ctx, name),
@@ -87,7 +93,7 @@ function mergeInto(tx: WriteTx, spec: MergeSpec, docs: Document[]): void {
     }
     switch (spec.whenMatched) {
       case 'replace':
-        tx.replace(spec.db, spec.coll, { ...doc, _id: match._id });
+        tx.replace(spec.db, spec.coll, { ...doc, _id: match._id }, false, true);
         break;
       case 'keepExisting':
         break;

@@ -3,6 +3,7 @@ import { ArgonError } from '../errors.js';
 import type { BranchInfo } from '../storage/types.js';
 import { diffRefs } from '../vcs/diff.js';
 import { mergeBranches, revertRange, type MergeStrategy } from '../vcs/merge.js';
+import { pendingDoc, startManualMerge } from '../vcs/manual.js';
 import type { CommandContext } from './context.js';
 import { boolArg, numberArg, stringArg, toNumber } from './values.js';
 
@@ -66,32 +67,30 @@ export function argonDiff(cmd: Document, ctx: CommandContext): Document {
   return { ...diff, ok: 1 };
 }
 
-function mergeOptions(cmd: Document): { strategy: MergeStrategy; dryRun: boolean } {
+function mergeOptions(cmd: Document, strategies: MergeStrategy[]): { strategy: MergeStrategy; dryRun: boolean } {
   const strategy = (cmd.strategy ?? 'fail') as MergeStrategy;
-  if (!['fail', 'ours', 'theirs'].includes(strategy)) throw new ArgonError('BadValue', `unknown merge strategy '${String(strategy)}': use fail, ours or theirs`);
+  if (!strategies.includes(strategy)) throw new ArgonError('BadValue', `unknown merge strategy '${String(strategy)}': use ${strategies.join(', ')}`);
   return { strategy, dryRun: boolArg(cmd, 'dryRun', false) };
 }
 
-/** `{argonMerge: source, into: target, strategy?: 'fail'|'ours'|'theirs', dryRun?: bool}` */
+/**
+ * `{argonMerge: source, into: target, strategy?: 'fail'|'ours'|'theirs'|'manual', dryRun?: bool}`.
+ * `manual` stores conflicts as a pending merge (`pending` in the reply; see merges.ts).
+ */
 export async function argonMerge(cmd: Document, ctx: CommandContext): Promise<Document> {
-  const result = await mergeBranches(ctx.store, stringArg(cmd, 'argonMerge'), stringArg(cmd, 'into'), mergeOptions(cmd));
-  return { ...result, ok: 1 };
+  const [source, target] = [stringArg(cmd, 'argonMerge'), stringArg(cmd, 'into')];
+  const options = mergeOptions(cmd, ['fail', 'ours', 'theirs', 'manual']);
+  if (options.strategy !== 'manual') return { ...(await mergeBranches(ctx.store, source, target, options)), ok: 1 };
+  const { pending, ...result } = await startManualMerge(ctx.store, source, target, options.dryRun);
+  return pending ? { ...result, pending: pendingDoc(pending), ok: 1 } : { ...result, ok: 1 };
 }
 
 /** `{argonRevert: branch, fromLsn, toLsn?, strategy?, dryRun?}`: undoes an LSN range as a new change. */
 export async function argonRevert(cmd: Document, ctx: CommandContext): Promise<Document> {
   const fromLsn = numberArg(cmd, 'fromLsn');
   if (fromLsn === undefined) throw new ArgonError('BadValue', "'fromLsn' is required");
-  const result = await revertRange(ctx.store, stringArg(cmd, 'argonRevert'), { fromLsn, toLsn: numberArg(cmd, 'toLsn') }, mergeOptions(cmd));
+  const result = await revertRange(ctx.store, stringArg(cmd, 'argonRevert'), { fromLsn, toLsn: numberArg(cmd, 'toLsn') }, mergeOptions(cmd, ['fail', 'ours', 'theirs']));
   return { ...result, ok: 1 };
-}
-
-/** `{argonLog: branch, fromLsn?, limit?}`: the branch's change log, newest first, with its named commits. */
-export function argonLog(cmd: Document, ctx: CommandContext): Document {
-  const branch = stringArg(cmd, 'argonLog');
-  const limit = numberArg(cmd, 'limit', 100)!;
-  const entries = [...ctx.store.log(branch, { fromLsn: numberArg(cmd, 'fromLsn') })].reverse().slice(0, limit);
-  return { entries, commits: ctx.store.commits(branch), ok: 1 };
 }
 
 /** `{argonCommit: branch, message, author?}`: names the branch's current state. */

@@ -3,7 +3,7 @@ import { ArgonError } from '../errors.js';
 import { filterEqualityFields } from '../query/filter.js';
 import { encodeValue } from '../storage/keys.js';
 import { compileProjection } from '../query/projection.js';
-import { applyUpdate } from '../query/update.js';
+import { applyUpdate, isReplacement } from '../query/update.js';
 import type { WriteTx } from '../storage/writer.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { cursorReply } from './cursor-commands.js';
@@ -158,7 +158,7 @@ function runUpdate(tx: WriteTx, ctx: CommandContext, coll: string, st: UpdateSta
   for (const m of matches) {
     const { doc, changed } = applyUpdate(m.doc, st.u, { arrayFilters: st.arrayFilters, query: st.q });
     if (changed) {
-      tx.replace(ctx.db, coll, doc);
+      tx.replace(ctx.db, coll, doc, false, isReplacement(st.u));
       modified++;
     }
     last = { before: m.doc, after: doc };

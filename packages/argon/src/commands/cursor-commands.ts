@@ -16,10 +16,12 @@ export function cursorReply(ctx: CommandContext, ns: string, docs: Iterable<Docu
   return { raw: buildCursorReply(ns, id, 'firstBatch', batch) };
 }
 
-export function getMore(cmd: Document, ctx: CommandContext): RawReply {
+export function getMore(cmd: Document, ctx: CommandContext): RawReply | Promise<Document> {
   const id = cmd.getMore;
   if (!Long.isLong(id)) throw new ArgonError('TypeMismatch', "Field 'getMore' must be of type long");
   const ns = `${ctx.db}.${stringArg(cmd, 'collection')}`;
+  const awaited = ctx.cursors.awaitMore(id, ns, numberArg(cmd, 'batchSize'), numberArg(cmd, 'maxTimeMS'));
+  if (awaited) return awaited.then(({ id: next, docs, fields }) => ({ cursor: { nextBatch: docs, ...fields, id: next, ns }, ok: 1 }));
   const { id: next, batch } = ctx.cursors.getMore(id, ns, numberArg(cmd, 'batchSize'));
   return { raw: buildCursorReply(ns, next, 'nextBatch', batch) };
 }

@@ -1,4 +1,4 @@
-import { Long } from 'bson';
+import { Long, type Document } from 'bson';
 import { ArgonError } from '../errors.js';
 
 /** What getMore resumes: the rest of a result as stored BSON buffers, produced lazily. */
@@ -12,6 +12,31 @@ export interface OpenCursor {
   connectionId: number;
 }
 
+/**
+ * A cursor that makes its own batches and may wait for them (a change stream's awaitData getMore)
+ * instead of draining a fixed result.
+ */
+export interface AwaitableCursor {
+  /** The next batch, waiting up to `maxTimeMS` for one; `done` means the cursor is finished. */
+  next(batchSize: number | undefined, maxTimeMS: number | undefined): Promise<AwaitedBatch>;
+  /** Killed or reaped: stop waiting and release what it holds. */
+  close(): void;
+}
+
+export interface AwaitedBatch {
+  docs: Document[];
+  /** Extra fields of the reply's cursor document (postBatchResumeToken). */
+  fields: Document;
+  done: boolean;
+}
+
+interface AwaitableEntry {
+  id: Long;
+  ns: string;
+  cursor: AwaitableCursor;
+  lastUsed: number;
+}
+
 /** MongoDB's default: idle cursors die after 10 minutes. */
 export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
 /** Room left for the reply envelope when filling a batch up to the 16 MiB reply limit. */
@@ -20,6 +45,7 @@ const DEFAULT_FIRST_BATCH = 101;
 
 export class CursorManager {
   private readonly cursors = new Map<string, OpenCursor>();
+  private readonly awaitables = new Map<string, AwaitableEntry>();
   private nextId = BigInt(Date.now()) * 1000n;
   private readonly reaper: NodeJS.Timeout;
 
@@ -55,13 +81,41 @@ export class CursorManager {
     return { id: cursor.id, batch };
   }
 
+  /** Keeps an awaitable cursor under a new id (never 0: it stays open until killed or done). */
+  openAwaitable(ns: string, cursor: AwaitableCursor): Long {
+    const id = Long.fromBigInt(this.nextId++);
+    this.awaitables.set(id.toString(), { id, ns, cursor, lastUsed: Date.now() });
+    return id;
+  }
+
+  /** getMore on an awaitable cursor; undefined when `id` names none (an ordinary or unknown cursor). */
+  awaitMore(id: Long, ns: string, batchSize: number | undefined, maxTimeMS: number | undefined): Promise<AwaitedBatch & { id: Long }> | undefined {
+    const entry = this.awaitables.get(id.toString());
+    if (!entry) return undefined;
+    if (entry.ns !== ns) {
+      throw new ArgonError('Unauthorized', `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${entry.ns}`);
+    }
+    entry.lastUsed = Date.now();
+    return entry.cursor.next(batchSize, maxTimeMS).then((batch) => {
+      entry.lastUsed = Date.now();
+      if (!batch.done) return { ...batch, id: entry.id };
+      this.awaitables.delete(id.toString());
+      return { ...batch, id: Long.ZERO };
+    });
+  }
+
   /** Returns the ids that were killed and those that were not found. */
   kill(ids: Long[]): { killed: Long[]; notFound: Long[] } {
     const killed: Long[] = [];
     const notFound: Long[] = [];
     for (const id of ids) {
       const cursor = this.cursors.get(id.toString());
-      if (cursor) {
+      const awaitable = this.awaitables.get(id.toString());
+      if (awaitable) {
+        awaitable.cursor.close();
+        this.awaitables.delete(id.toString());
+        killed.push(id);
+      } else if (cursor) {
         cursor.source.return?.();
         this.cursors.delete(id.toString());
         killed.push(id);
@@ -73,12 +127,12 @@ export class CursorManager {
   }
 
   get size(): number {
-    return this.cursors.size;
+    return this.cursors.size + this.awaitables.size;
   }
 
   close(): void {
     clearInterval(this.reaper);
-    this.kill([...this.cursors.values()].map((c) => c.id));
+    this.kill([...this.cursors.values(), ...this.awaitables.values()].map((c) => c.id));
   }
 
   private fill(cursor: OpenCursor, batchSize: number): Buffer[] {
@@ -114,6 +168,6 @@ export class CursorManager {
 
   private reap(): void {
     const cutoff = Date.now() - this.timeoutMs;
-    for (const cursor of [...this.cursors.values()]) if (cursor.lastUsed < cutoff) this.kill([cursor.id]);
+    for (const cursor of [...this.cursors.values(), ...this.awaitables.values()]) if (cursor.lastUsed < cutoff) this.kill([cursor.id]);
   }
 }

@@ -2,6 +2,7 @@ import type { Document } from 'bson';
 import { describePrincipal } from '../auth/service.js';
 import { roleAllows, type Role } from '../auth/roles.js';
 import { ArgonError } from '../errors.js';
+import { writeAuthor } from '../storage/author.js';
 import type { CommandContext, CommandResult } from './context.js';
 import type { CommandSpec } from './registry.js';
 
@@ -10,13 +11,16 @@ import type { CommandSpec } from './registry.js';
  * runs it, recording audited commands with their outcome, refusals included.
  */
 export async function dispatch(name: string, spec: CommandSpec, cmd: Document, ctx: CommandContext): Promise<CommandResult> {
+  const who = describePrincipal(ctx.caller.principal);
+  // Writes made by the command are attributed to the caller in the change log.
+  const run = () => (who === null ? spec.handler(cmd, ctx) : writeAuthor.run(who, () => spec.handler(cmd, ctx)));
   if (!spec.audit) {
     authorize(name, spec, cmd, ctx);
-    return spec.handler(cmd, ctx);
+    return run();
   }
   try {
     authorize(name, spec, cmd, ctx);
-    const result = await spec.handler(cmd, ctx);
+    const result = await run();
     await record(name, cmd, ctx, null);
     return result;
   } catch (err) {

@@ -49,7 +49,7 @@ export async function drop(cmd: Document, ctx: CommandContext): Promise<Document
 
 export async function dropDatabase(_cmd: Document, ctx: CommandContext): Promise<Document> {
   const names = ctx.store.listCollections(ctx.point, ctx.db).map((c) => c.name);
-  if (names.length > 0) await ctx.store.transact(ctx.branch, (tx) => names.forEach((n) => tx.dropCollection(ctx.db, n)));
+  if (names.length > 0) await ctx.store.transact(ctx.branch, (tx) => names.forEach((n) => tx.dropCollection(ctx.db, n, true)));
   return { dropped: ctx.db, ok: 1 };
 }
 

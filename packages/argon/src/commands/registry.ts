@@ -7,6 +7,8 @@ import * as crud from './crud.js';
 import * as ix from './indexes.js';
 import * as cur from './cursor-commands.js';
 import * as argon from './argon.js';
+import * as history from './history.js';
+import * as merges from './merges.js';
 import { explain } from './explain.js';
 import { aggregate } from './aggregate.js';
 import * as sasl from './sasl.js';
@@ -50,11 +52,19 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   argonBranchResume: { handler: argon.argonBranchResume, role: 'developer', audit: true, adminOnly: true, help: "resume a suspended branch endpoint" },
   argonBranchSuspend: { handler: argon.argonBranchSuspend, role: 'developer', audit: true, adminOnly: true, help: "suspend a branch endpoint (its next client resumes it)" },
   argonCommit: { handler: argon.argonCommit, role: 'developer', audit: true, adminOnly: true, help: "name a branch's current state with a message" },
+  argonConflictsList: { handler: merges.argonConflictsList, role: 'viewer', audit: true, adminOnly: true, help: 'the pending manual merge into a branch and its conflicts' },
+  argonConflictsResolve: { handler: merges.argonConflictsResolve, role: 'developer', audit: true, adminOnly: true, help: 'resolve a conflict of a pending manual merge (the last one completes it)' },
   argonDiff: { handler: argon.argonDiff, role: 'viewer', audit: true, adminOnly: true, help: 'documents and fields that differ between two branches' },
   argonEndpoint: { handler: argon.argonEndpoint, role: 'viewer', audit: true, adminOnly: true, help: "start a branch's endpoint and return its port" },
   argonEndpoints: { handler: argon.argonEndpoints, role: 'viewer', audit: true, adminOnly: true, help: 'running endpoints and their state' },
-  argonLog: { handler: argon.argonLog, role: 'viewer', audit: true, adminOnly: true, help: "a branch's change log, newest first" },
-  argonMerge: { handler: argon.argonMerge, role: 'developer', audit: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs; dry run)' },
+  argonGateDelete: { handler: merges.argonGateDelete, role: 'admin', audit: true, adminOnly: true, help: 'remove a merge gate of a branch' },
+  argonGateList: { handler: merges.argonGateList, role: 'viewer', audit: true, adminOnly: true, help: 'the merge gates of a branch' },
+  argonGateSet: { handler: merges.argonGateSet, role: 'admin', audit: true, adminOnly: true, help: 'add or replace a merge gate (jsonSchema, pipeline, webhook) of a branch' },
+  argonHistory: { handler: history.argonHistory, role: 'viewer', audit: true, adminOnly: true, help: 'every version of one document: LSN, time, author, operation, content' },
+  argonLog: { handler: history.argonLog, role: 'viewer', audit: true, adminOnly: true, help: "a branch's change log, newest first" },
+  argonMerge: { handler: argon.argonMerge, role: 'developer', audit: true, adminOnly: true, help: 'three-way merge of a branch into another (fail, ours, theirs, manual; dry run)' },
+  argonMergeAbort: { handler: merges.argonMergeAbort, role: 'developer', audit: true, adminOnly: true, help: 'abort the pending manual merge into a branch' },
+  argonMergeList: { handler: merges.argonMergeList, role: 'viewer', audit: true, adminOnly: true, help: 'merges into a branch, newest first, with their gate reports' },
   argonRevert: { handler: argon.argonRevert, role: 'developer', audit: true, adminOnly: true, help: 'undo an LSN range of a branch as a new change' },
   argonTagCreate: { handler: argon.argonTagCreate, role: 'developer', audit: true, adminOnly: true, help: 'name a point of a branch (default: main at head)' },
   argonTagDelete: { handler: argon.argonTagDelete, role: 'developer', audit: true, adminOnly: true, help: 'delete a tag' },

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { ABORT, type Database, type Key } from 'lmdb';
 import { ArgonError } from '../errors.js';
 import { listCatalog, readCatalogEntry, type CatalogEntry } from './catalog.js';
+import { writeAuthor } from './author.js';
 import { decodeChanges } from './changelog.js';
 import { compact, readableBranches, type CompactionReport } from './compaction.js';
 import { HeadCache } from './headcache.js';
@@ -72,6 +73,7 @@ export class Store {
   private pinsVersion = 0;
   private compactedAt = { horizonLsn: -1, pinsVersion: -1 };
   private closed = false;
+  private horizon = { cutoff: NaN, lsn: 0 };
   /** Newest LSN whose batch is flushed and visible to readers; `lsn` runs ahead of it during a commit. */
   private durable = 0;
   private readonly commitListeners = new Set<(branch: string, lsn: Lsn) => void>();
@@ -169,11 +171,13 @@ export class Store {
     }
     let outcome: { result: T; lsn: number; time: number } | undefined;
     let failure: { error: unknown } | undefined;
+    // Read now: the child transaction's callback may run outside this async context.
+    const author = writeAuthor.getStore();
     // A child transaction of lmdb-js's next write batch: concurrent batches share one commit and
     // one flush (group commit) off the main thread, while a batch that throws is rolled back alone.
     const committed = this.t.env.childTransaction(() => {
       try {
-        outcome = this.applyBatch(record, fn);
+        outcome = this.applyBatch(record, fn, author);
         return undefined;
       } catch (error) {
         failure = { error };
@@ -203,12 +207,13 @@ export class Store {
    * in-memory state at once: later batches of the same commit must see its LSN, counters and
    * cached documents.
    */
-  private applyBatch<T>(record: BranchRecord, fn: (tx: WriteTx) => T): { result: T; lsn: number; time: number } {
+  private applyBatch<T>(record: BranchRecord, fn: (tx: WriteTx) => T, author?: string): { result: T; lsn: number; time: number } {
     const lsn = this.lsn + 1;
     const time = Math.max(this.now(), this.lastTs);
     const counters = { ...this.counters };
     const view = new View(this.ceilings(record), HEAD);
     const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater, (ix) => this.partialFilter(ix));
+    tx.author = author;
     const result = fn(tx);
     if (!tx.finish()) return { result, lsn: this.lsn, time: this.lastTs };
     this.t.meta.put('lsn', lsn);
@@ -218,6 +223,7 @@ export class Store {
     this.t.branches.put(record.id, { ...record, ownBytes: record.ownBytes + tx.ownBytes });
     this.lsn = lsn;
     this.lastTs = time;
+    this.horizon.cutoff = NaN;
     this.counters = counters;
     record.ownBytes += tx.ownBytes;
     for (const [group, value] of tx.writtenDocs) this.headCache.set(HeadCache.key(record.id, group), value);
@@ -273,6 +279,18 @@ export class Store {
     return this.info(record);
   }
 
+  /** The branch's merge gates as stored by vcs/gates.ts (BSON), or null. */
+  gateConfig(name: string): Buffer | null {
+    return this.branch(name).gates ?? null;
+  }
+
+  async setGateConfig(name: string, gates: Buffer | null): Promise<void> {
+    const record = this.branch(name);
+    record.gates = gates ?? undefined;
+    this.t.env.transactionSync(() => this.t.branches.put(record.id, { ...record }));
+    await this.t.env.flushed;
+  }
+
   /**
    * Resets a branch to its parent's head, or to a past point of its own, in one step: the branch
    * name moves to a new timeline and the old one stays as `backup` (default `NAME-backup-LSN`).
@@ -292,8 +310,8 @@ export class Store {
     const backupName = backup ?? `${name}-backup-${this.lsn}`;
     validateBranchName(backupName);
     if (this.branchIdByName.has(backupName)) throw new ArgonError('BranchExists', `Branch '${backupName}' already exists`);
-    const kept: BranchRecord = { ...old, name: backupName, protected: false };
-    const fresh: BranchRecord = { id: this.nextBranchId++, name, parentId, forkLsn, created: this.now(), deleted: false, ownBytes: 0, protected: old.protected };
+    const kept: BranchRecord = { ...old, name: backupName, protected: false, gates: undefined };
+    const fresh: BranchRecord = { id: this.nextBranchId++, name, parentId, forkLsn, created: this.now(), deleted: false, ownBytes: 0, protected: old.protected, gates: old.gates };
     this.t.env.transactionSync(() => {
       this.t.branches.put(kept.id, kept);
       this.t.branches.put(fresh.id, fresh);
@@ -521,8 +539,7 @@ export class Store {
     for (const { record: r, hi } of segments) {
       const end = Math.min(hi, to);
       for (const { key, value } of this.t.log.getRange({ start: [r.id, from], end: [r.id, end + 1] })) {
-        const { time, changes } = decodeChanges(value);
-        yield { lsn: key[1], time: new Date(time), branch: r.name, changes };
+        yield logEntry(key[1], r.name, value);
       }
     }
   }
@@ -547,8 +564,7 @@ export class Store {
         // Log entries older than the retention horizon may be compacted: refuse a partial answer.
         if (from + 1 < horizon) throw new ArgonError('SnapshotTooOld', `the change log this comparison needs (from LSN ${from + 1}) has been compacted`);
         for (const { key, value } of this.t.log.getRange({ start: [id, from + 1], end: [id, upTo + 1] })) {
-          const { time, changes } = decodeChanges(value);
-          out.push({ lsn: key[1], time: new Date(time), branch: record.name, changes });
+          out.push(logEntry(key[1], record.name, value));
         }
       }
       return out.sort((x, y) => x.lsn - y.lsn);
@@ -608,6 +624,28 @@ export class Store {
     return null;
   }
 
+  /** Merges into `target`, newest first: the merge batch's LSN, the source and its LSN taken, the report (BSON). */
+  merges(target: string, limit?: number): { lsn: Lsn; source: string; sourceLsn: Lsn; report?: Buffer }[] {
+    const t = this.branch(target);
+    return [...this.t.merges.getRange({ start: [t.id, Number.MAX_SAFE_INTEGER], end: [t.id, 0], reverse: true, ...(limit === undefined ? {} : { limit }) })].map(({ key, value }) => ({
+      lsn: key[1],
+      source: this.branchesById.get(value.sourceId)?.name ?? `#${value.sourceId}`,
+      sourceLsn: value.sourceLsn,
+      report: value.report,
+    }));
+  }
+
+  /** The manual merge into `target` that waits for conflict resolutions, as stored by vcs/manual.ts (BSON), or null. */
+  pendingMerge(target: string): Buffer | null {
+    return this.t.pendingMerges.get(this.branch(target).id) ?? null;
+  }
+
+  async setPendingMerge(target: string, record: Buffer | null): Promise<void> {
+    const id = this.branch(target).id;
+    this.t.env.transactionSync(() => (record ? this.t.pendingMerges.put(id, record) : this.t.pendingMerges.remove(id)));
+    await this.t.env.flushed;
+  }
+
   branchStats(branch: string): BranchStats {
     const record = this.branch(branch);
     const view = this.view(branch);
@@ -660,7 +698,11 @@ export class Store {
 
   /** Reads as of LSNs below this are refused unless pinned by a fork point or a tag. */
   horizonLsn(): Lsn {
-    return this.lsnAtTime(this.now() - this.retentionMs);
+    // Every as-of read checks the horizon (a merge reads its base once per document): reads within
+    // the same millisecond share one clock lookup. A commit can move it, so commits reset it.
+    const cutoff = this.now() - this.retentionMs;
+    if (cutoff !== this.horizon.cutoff) this.horizon = { cutoff, lsn: this.lsnAtTime(cutoff) };
+    return this.horizon.lsn;
   }
 
   // ---- internals ---------------------------------------------------------------------
@@ -793,4 +835,9 @@ function boundKey(prefix: Buffer, encoded: Buffer, inclusive: boolean, side: 'lo
   const base = Buffer.concat([prefix, encoded]);
   const includeEqual = side === 'lower' ? inclusive : !inclusive;
   return includeEqual ? base : (prefixSuccessor(base) ?? Buffer.alloc(base.length + 1, 0xff));
+}
+
+function logEntry(lsn: Lsn, branch: string, encoded: Buffer): LogEntry {
+  const { time, author, changes } = decodeChanges(encoded);
+  return { lsn, time: new Date(time), branch, ...(author === undefined ? {} : { who: author }), changes };
 }

@@ -49,6 +49,8 @@ export interface Tables {
   commits: Database<CommitRecord, [number, number]>;
   /** [targetId, lsn of the merge batch] → MergeRecord: later merges start from there. */
   merges: Database<MergeRecord, [number, number]>;
+  /** targetId → BSON of the manual merge into it that waits for conflict resolutions (see vcs/manual.ts). */
+  pendingMerges: Database<Buffer, number>;
   /** [ts, lsn] → null: finds the LSN in force at a wall-clock time. */
   clock: Database<null, [number, number]>;
   /** [branchId, lsn] → encoded change list (see changelog.ts). */
@@ -70,6 +72,7 @@ export function openTables(path: string): Tables {
     tags: env.openDB<TagRecord, string>('tags', {}),
     clock: env.openDB<null, [number, number]>('clock', {}),
     merges: env.openDB<MergeRecord, [number, number]>('merges', {}),
+    pendingMerges: env.openDB<Buffer, number>('pendingMerges', { encoding: 'binary' }),
     commits: env.openDB<CommitRecord, [number, number]>('commits', {}),
     log: env.openDB<Buffer, [number, number]>('log', { encoding: 'binary' }),
     docs: binary('docs'),

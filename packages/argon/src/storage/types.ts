@@ -79,6 +79,10 @@ export interface Change {
   coll: string;
   /** Document id for document changes; index name for index changes; new name for renames. */
   id?: unknown;
+  /** On an `update`: the document was replaced whole (MongoDB reports a replace, not an update). */
+  replacement?: boolean;
+  /** On a `dropCollection`: one of the drops of a dropDatabase. */
+  dropDatabase?: boolean;
 }
 
 /** A named commit; `ref` (`branch@lsn`) can be used wherever a ref is. */
@@ -95,6 +99,8 @@ export interface LogEntry {
   lsn: Lsn;
   time: Date;
   branch: string;
+  /** Who wrote the batch, when the server knew (authentication on). */
+  who?: string;
   changes: Change[];
 }
 

@@ -67,6 +67,9 @@ export class WriteTx {
   private readonly statsDelta = new Map<number, CollectionStats>();
   ownBytes = 0;
 
+  /** Who makes this batch's writes (see author.ts); kept in the change log. */
+  author?: string;
+
   constructor(
     private readonly t: Tables,
     readonly branch: BranchRecord,
@@ -119,8 +122,12 @@ export class WriteTx {
     this.writeDoc(entry, encId, null, 0, doc, stored, 'insert');
   }
 
-  /** Replaces the document with doc's `_id`; inserts it when absent and `upsert` is set. */
-  replace(db: string, coll: string, doc: Document, upsert = false): 'updated' | 'inserted' | 'missing' {
+  /**
+   * Replaces the document with doc's `_id`; inserts it when absent and `upsert` is set.
+   * `replacement` records that the caller replaced the document whole rather than applied update
+   * operators: change streams report the two differently.
+   */
+  replace(db: string, coll: string, doc: Document, upsert = false, replacement = false): 'updated' | 'inserted' | 'missing' {
     validateCollectionName(db, coll);
     const stored = validateDocument(doc, 'replace', LIVE);
     const entry = this.collection(db, coll);
@@ -132,7 +139,7 @@ export class WriteTx {
       this.writeDoc(entry ?? this.newCollection(db, coll), encId, null, 0, doc, stored, 'insert');
       return 'inserted';
     }
-    this.writeDoc(entry!, encId, old, existing!.value.length - 1, doc, stored, 'update');
+    this.writeDoc(entry!, encId, old, existing!.value.length - 1, doc, stored, replacement ? 'replace' : 'update');
     return 'updated';
   }
 
@@ -155,10 +162,11 @@ export class WriteTx {
     return true;
   }
 
-  dropCollection(db: string, coll: string): boolean {
+  /** `forDropDatabase` marks the drop as part of dropping the whole database (a change stream event of its own). */
+  dropCollection(db: string, coll: string, forDropDatabase = false): boolean {
     if (!this.collection(db, coll)) return false;
     this.putCatalog(db, coll, null);
-    this.changes.push({ op: 'dropCollection', db, coll });
+    this.changes.push(forDropDatabase ? { op: 'dropCollection', db, coll, dropDatabase: true } : { op: 'dropCollection', db, coll });
     return true;
   }
 
@@ -215,9 +223,14 @@ export class WriteTx {
     this.changes.push({ op: 'dropIndex', db, coll, id: name });
   }
 
-  /** Records that this batch merges `sourceId`'s state as of `sourceLsn` (the next merge's base). */
-  recordMerge(sourceId: number, sourceLsn: number): void {
-    this.t.merges.put([this.branch.id, this.lsn], { sourceId, sourceLsn });
+  /** Records that this batch merges `sourceId`'s state as of `sourceLsn` (the next merge's base), with the merge's report. */
+  recordMerge(sourceId: number, sourceLsn: number, report?: Buffer): void {
+    this.t.merges.put([this.branch.id, this.lsn], report ? { sourceId, sourceLsn, report } : { sourceId, sourceLsn });
+  }
+
+  /** Drops the branch's pending manual merge: this batch completes it. */
+  clearPendingMerge(): void {
+    this.t.pendingMerges.remove(this.branch.id);
   }
 
   /** Writes the batch's bookkeeping: stats versions, change log, clock. Returns false if nothing changed. */
@@ -232,7 +245,7 @@ export class WriteTx {
       value.writeDoubleBE(base.bytes + delta.bytes, 8);
       t.stats.put(versionKey(group, lsn, branch.id), value);
     }
-    t.log.put([branch.id, lsn], encodeChanges(this.time, this.changes));
+    t.log.put([branch.id, lsn], encodeChanges(this.time, this.changes, this.author));
     t.clock.put([this.time, lsn], null);
     return true;
   }
@@ -257,7 +270,7 @@ export class WriteTx {
     oldBytes: number,
     doc: Document | null,
     stored: Buffer | null,
-    op: 'insert' | 'update' | 'delete',
+    op: 'insert' | 'update' | 'replace' | 'delete',
   ): void {
     const newKeys = entry.indexes.map((ix) => this.encodedKeys(doc, ix));
     const oldKeys = entry.indexes.map((ix) => this.encodedKeys(old, ix));
@@ -282,7 +295,8 @@ export class WriteTx {
     delta.count += (doc ? 1 : 0) - (old ? 1 : 0);
     delta.bytes += (doc ? value.length - 1 : 0) - oldBytes;
     this.statsDelta.set(entry.nsId, delta);
-    this.changes.push({ op, db: entry.db, coll: entry.coll, id: (doc ?? old)!._id });
+    const id = (doc ?? old)!._id;
+    this.changes.push(op === 'replace' ? { op: 'update', db: entry.db, coll: entry.coll, id, replacement: true } : { op, db: entry.db, coll: entry.coll, id });
   }
 
   /** A document's encoded keys in one index (none for a document a partial index leaves out). */

@@ -8,29 +8,58 @@
  * elements move). The same path changed differently on both sides is a conflict, and so is a
  * delete on one side against a change on the other (path '').
  *
+ * Conflicts are settled by the strategy: `fail` leaves them unresolved, `ours`/`theirs` take a
+ * side, `manual` asks a resolver (vcs/manual.ts stores the answers) and leaves the others pending.
+ * One unresolved conflict and nothing is written.
+ *
  * The plan is computed and applied inside ONE `store.transact(target, ...)` batch, so it is
  * atomic and sees the target exactly as it is written to. A dry run (and a failed merge) runs the
- * same batch and then aborts it, which also detects unique-index violations without writing.
+ * same batch and then aborts it, which also detects unique-index violations without writing. The
+ * target's merge gates (vcs/gates.ts) are checked on the merged state inside that batch, before it
+ * commits; webhook gates are asked between a trial batch and the real one (see applyThreeWay).
  *
- * Out of scope (not handled here): a manual/interactive strategy, merge gates (checks that must
- * pass before merging), and collection-level merges (created/dropped/renamed collections and
- * indexes on the source are listed in `skippedObjects`, not applied; documents a dropped or
+ * Out of scope (not handled here): collection-level merges (created/dropped/renamed collections
+ * and indexes on the source are listed in `skippedObjects`, not applied; documents a dropped or
  * renamed collection lost are not logged one by one and are therefore not merged).
  */
+import { createHash } from 'node:crypto';
+import { serialize, type Document as BsonDocument } from 'bson';
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
 import type { Document, LogEntry, ReadPoint } from '../storage/types.js';
 import type { WriteTx } from '../storage/writer.js';
 import { collectCandidates, DOC_OPS, type Candidate, type ObjectChange } from './diff.js';
-import { MISSING, decodeLossless, decodePlain, isPlainObject, plainValue, sameRaw, sameSlot, type Slot } from './values.js';
+import { batchCheck, branchGates, callWebhooks, gateFailure, webhookPayload, type BatchCheck, type GateReport, type WrittenDoc } from './gates.js';
+import { MISSING, decodeLossless, idKey, isPlainObject, nsOf, plainValue, sameRaw, sameSlot, valueBytes, type Slot } from './values.js';
 
-export type MergeStrategy = 'fail' | 'ours' | 'theirs';
+export type MergeStrategy = 'fail' | 'ours' | 'theirs' | 'manual';
+
+/** How a conflict was settled: a side, the base, a value given by hand, or deleting the field or document. */
+export type Resolution = 'ours' | 'theirs' | 'base' | 'value' | 'delete';
+
+/** A resolver's answer: the value to use (MISSING: absent) and how it was chosen. */
+export interface Settlement {
+  take: Resolution;
+  value: Slot;
+}
+
+/**
+ * Settles a conflict from its lossless values (MISSING: absent), or leaves it unresolved
+ * (undefined). For a unique conflict, `theirs` is the document the merge tried to write.
+ */
+export type Resolver = (conflict: MergeConflict, base: Slot, ours: Slot, theirs: Slot) => Settlement | undefined;
 
 export interface MergeOptions {
-  /** `fail` (default): any conflict aborts the merge; `ours`/`theirs`: conflicts resolve to that side. */
+  /** `fail` (default): any conflict aborts the merge; `ours`/`theirs`: conflicts resolve to that side; `manual`: see `resolve`. */
   strategy?: MergeStrategy;
-  /** Compute everything (including unique-index checks) and write nothing. */
+  /** Compute everything (including unique-index checks and gates) and write nothing. */
   dryRun?: boolean;
+  /** `manual` only: settles conflicts; the ones it leaves unresolved stop the merge. */
+  resolve?: Resolver;
+  /** Merge the source as it was at this LSN instead of its head (a manual merge completes what it started from). */
+  sourceLsn?: number;
+  /** Runs in the batch just before it commits (never on dry runs or failures): bookkeeping that must commit with the merge. */
+  onCommit?: (tx: WriteTx) => void;
 }
 
 /** The same path changed differently on both sides (`field`), or deleted on one side and changed on the other (`delete`, path ''). */
@@ -44,8 +73,8 @@ export interface ValueConflict {
   base?: unknown;
   ours?: unknown;
   theirs?: unknown;
-  /** The side the conflict was resolved to; absent when the merge failed. */
-  resolved?: 'ours' | 'theirs';
+  /** How the conflict was settled; absent when it was not. */
+  resolved?: Resolution;
 }
 
 /** Applying the merged document violated a unique index on the target. */
@@ -58,6 +87,7 @@ export interface UniqueConflict {
   message: string;
   keyPattern?: unknown;
   keyValue?: unknown;
+  resolved?: Resolution;
 }
 
 export type MergeConflict = ValueConflict | UniqueConflict;
@@ -74,6 +104,8 @@ export interface MergeResult {
   dryRun: boolean;
   /** Collection-level changes on the source that this merge does not apply. */
   skippedObjects: ObjectChange[];
+  /** The target's merge gates, checked on the merged state; absent when it has none or nothing would change. */
+  gates?: GateReport[];
 }
 
 interface Step {
@@ -86,14 +118,17 @@ interface Step {
   oursExists: boolean;
 }
 
-/** Thrown inside the batch to roll it back (dry runs and failed merges). */
+/** Thrown inside the batch to roll it back (dry runs, failed merges, failed gates). */
 const ROLLBACK = Symbol('rollback');
 
+/** Rounds of webhook approval before a merge whose changes keep moving under it gives up. */
+const APPROVAL_ROUNDS = 3;
+
 /**
- * Three-way merge of two values. Returns the merged value (MISSING: absent) and records a
- * conflict for every path both sides changed differently, resolving it to `prefer`.
+ * Three-way merge of two values. Returns the merged value (MISSING: absent); a path both sides
+ * changed differently goes to `onConflict`, whose answer is the merged value there.
  */
-export function merge3(base: Slot, ours: Slot, theirs: Slot, path: string, prefer: 'ours' | 'theirs', onConflict: (path: string, base: Slot, ours: Slot, theirs: Slot) => void): Slot {
+export function merge3(base: Slot, ours: Slot, theirs: Slot, path: string, onConflict: (path: string, base: Slot, ours: Slot, theirs: Slot) => Slot): Slot {
   if (sameSlot(ours, theirs)) return ours;
   if (sameSlot(base, ours)) return theirs;
   if (sameSlot(base, theirs)) return ours;
@@ -107,19 +142,17 @@ export function merge3(base: Slot, ours: Slot, theirs: Slot, path: string, prefe
         Object.hasOwn(ours, key) ? ours[key] : MISSING,
         Object.hasOwn(theirs, key) ? theirs[key] : MISSING,
         path === '' ? key : `${path}.${key}`,
-        prefer,
         onConflict,
       );
       if (merged !== MISSING) out[key] = merged;
     }
     return out;
   }
-  onConflict(path, base, ours, theirs);
-  return prefer === 'theirs' ? theirs : ours;
+  return onConflict(path, base, ours, theirs);
 }
 
-function plainDoc(raw: Buffer | null): Document | undefined {
-  return raw ? decodePlain(raw) : undefined;
+function slot(raw: Buffer | null): Slot {
+  return raw ? decodeLossless(raw) : MISSING;
 }
 
 /** What a three-way application needs; computed inside the batch, so it sees the target as written. */
@@ -130,25 +163,29 @@ interface ThreeWayPlan {
   /** Change-log entries naming the documents the incoming side changed since the base. */
   sourceChanges: LogEntry[];
   fastForward: boolean;
-  /** Bookkeeping written with the changes (e.g. the merge record). */
-  onWrite?: (tx: WriteTx) => void;
+  /** What the operation is, for webhook gates (`event` and its own fields). */
+  describe: BsonDocument;
+  /** Bookkeeping written with the changes (e.g. the merge record, which keeps `report`). */
+  onWrite?: (tx: WriteTx, report: BsonDocument) => void;
 }
 
 /** Merges `source` into `target`. See the module comment for the rules. */
 export function mergeBranches(store: Store, source: string, target: string, options: MergeOptions = {}): Promise<MergeResult> {
   return applyThreeWay(store, target, options, () => {
-    const divergence = store.divergence(source, target);
+    const sourceLsn = options.sourceLsn ?? store.headLsn;
+    const theirs = options.sourceLsn === undefined ? source : { branch: source, lsn: sourceLsn };
+    const divergence = store.divergence(theirs, target);
     // After an earlier merge of the same source, its state then is the base, and only the source's
     // later changes are candidates: re-merging must not see already merged work as conflicts.
     const previous = store.lastMerge(source, target);
     const sourceChanges = previous ? divergence.a.filter((e) => e.lsn > previous.lsn!) : divergence.a;
-    const sourceLsn = store.headLsn;
     return {
       base: previous ?? divergence.base,
-      theirs: source,
+      theirs,
       sourceChanges,
       fastForward: divergence.b.length === 0 && sourceChanges.length > 0,
-      onWrite: (tx) => tx.recordMerge(store.branchId(source), sourceLsn),
+      describe: { event: 'merge', source, sourceLsn },
+      onWrite: (tx, report) => tx.recordMerge(store.branchId(source), sourceLsn, Buffer.from(serialize(report))),
     };
   });
 }
@@ -167,17 +204,78 @@ export function revertRange(store: Store, branch: string, range: { fromLsn: numb
       theirs: { branch, lsn: range.fromLsn - 1 },
       sourceChanges: [...store.log(branch, { fromLsn: range.fromLsn, toLsn })],
       fastForward: false,
+      describe: { event: 'revert', fromLsn: range.fromLsn, toLsn },
     };
   });
 }
 
+/** The strategy's resolver. A unique violation has no side to take, so only `manual` can settle one. */
+function strategyResolver(options: MergeOptions): Resolver {
+  switch (options.strategy ?? 'fail') {
+    case 'ours':
+      return (c, _b, o) => (c.kind === 'unique' ? undefined : { take: 'ours', value: o });
+    case 'theirs':
+      return (c, _b, _o, t) => (c.kind === 'unique' ? undefined : { take: 'theirs', value: t });
+    case 'manual':
+      return options.resolve ?? (() => undefined);
+    default:
+      return () => undefined;
+  }
+}
+
+/** One batch's outcome. */
+interface Attempt {
+  result: MergeResult;
+  /** Webhook gates have yet to approve these changes (none did, or they approved others). */
+  awaitingApproval: boolean;
+  /** Digest of the changes, which an approval refers to. */
+  digest: string;
+  /** What webhook gates are sent. */
+  payload: BsonDocument;
+}
+
+/**
+ * Runs the merge batch, then, when the target has webhook gates, asks them about the changes a
+ * trial batch found and commits in a second batch only if it writes exactly the approved changes
+ * (re-asking when the branches moved in between). In-batch gates run in every batch, on the state
+ * that commits.
+ */
 async function applyThreeWay(store: Store, target: string, options: MergeOptions, makePlan: () => ThreeWayPlan): Promise<MergeResult> {
+  const gates = branchGates(store, target);
+  const webhooks = gates.filter((g) => g.kind === 'webhook');
+  const gating = gates.length > 0 ? { check: await batchCheck(gates), webhooks: webhooks.length > 0 } : null;
+  const dryRun = options.dryRun ?? false;
+  const finish = (result: MergeResult): MergeResult => {
+    if (!dryRun && result.gates?.some((g) => !g.passed)) throw gateFailure(target, result.gates);
+    return result;
+  };
+  let attempt = await runBatch(store, target, options, makePlan, gating);
+  for (let round = 1; attempt.awaitingApproval; round++) {
+    if (round > APPROVAL_ROUNDS) throw new ArgonError('WriteConflict', `the merge into '${target}' changed while its webhook gates ran, ${APPROVAL_ROUNDS} times: try again`);
+    const approvals = await callWebhooks(webhooks, attempt.payload);
+    const reports = [...attempt.result.gates!, ...approvals];
+    if (dryRun || reports.some((g) => !g.passed)) return finish({ ...attempt.result, gates: reports });
+    attempt = await runBatch(store, target, options, makePlan, gating, { digest: attempt.digest, reports: approvals });
+  }
+  return finish(attempt.result);
+}
+
+async function runBatch(
+  store: Store,
+  target: string,
+  options: MergeOptions,
+  makePlan: () => ThreeWayPlan,
+  /** The target's gates, if it has any: the in-batch check, and whether webhooks must approve. */
+  gating: { check: BatchCheck; webhooks: boolean } | null,
+  approval?: { digest: string; reports: GateReport[] },
+): Promise<Attempt> {
   const strategy = options.strategy ?? 'fail';
   const dryRun = options.dryRun ?? false;
-  let result: MergeResult | undefined;
+  const resolver = strategyResolver(options);
+  let attempt: Attempt | undefined;
 
   const run = (tx: WriteTx): void => {
-    const { base, theirs, sourceChanges, fastForward, onWrite } = makePlan();
+    const { base, theirs, sourceChanges, fastForward, describe, onWrite } = makePlan();
     const candidates = new Map<string, Candidate>();
     collectCandidates(sourceChanges, candidates);
     const skippedObjects: ObjectChange[] = [];
@@ -191,9 +289,13 @@ async function applyThreeWay(store: Store, target: string, options: MergeOptions
     }
 
     const conflicts: MergeConflict[] = [];
+    const settle = (conflict: MergeConflict, b: Slot, o: Slot, t: Slot): Slot | undefined => {
+      const settlement = resolver(conflict, b, o, t);
+      if (settlement) conflict.resolved = settlement.take;
+      conflicts.push(conflict);
+      return settlement?.value;
+    };
     const steps: Step[] = [];
-    const prefer = strategy === 'theirs' ? 'theirs' : 'ours';
-    const resolved = strategy === 'fail' ? undefined : prefer;
     for (const key of [...candidates.keys()].sort()) {
       const { db, coll, id } = candidates.get(key)!;
       const baseRaw = store.getRaw(base, db, coll, id);
@@ -207,17 +309,15 @@ async function applyThreeWay(store: Store, target: string, options: MergeOptions
         continue;
       }
       if (oursRaw === null || theirsRaw === null) {
-        const conflict: ValueConflict = { kind: 'delete', db, coll, id, path: '', base: plainDoc(baseRaw), ours: plainDoc(oursRaw), theirs: plainDoc(theirsRaw) };
-        if (resolved) conflict.resolved = resolved;
-        conflicts.push(conflict);
-        if (prefer === 'theirs') steps.push({ db, coll, id, doc: theirsDoc, oursExists: oursRaw !== null });
+        const [b, o, t] = [slot(baseRaw), slot(oursRaw), slot(theirsRaw)];
+        const value = settle({ kind: 'delete', db, coll, id, path: '', base: plainValue(b), ours: plainValue(o), theirs: plainValue(t) }, b, o, t);
+        if (value !== undefined && !sameSlot(value, o)) steps.push({ db, coll, id, doc: value === MISSING ? null : (value as Document), oursExists: oursRaw !== null });
         continue;
       }
       const oursDoc = decodeLossless(oursRaw);
-      const merged = merge3(baseRaw ? decodeLossless(baseRaw) : MISSING, oursDoc, theirsDoc!, '', prefer, (path, b, o, t) => {
-        const conflict: ValueConflict = { kind: 'field', db, coll, id, path, base: plainValue(b), ours: plainValue(o), theirs: plainValue(t) };
-        if (resolved) conflict.resolved = resolved;
-        conflicts.push(conflict);
+      const merged = merge3(slot(baseRaw), oursDoc, theirsDoc!, '', (path, b, o, t) => {
+        const value = settle({ kind: 'field', db, coll, id, path, base: plainValue(b), ours: plainValue(o), theirs: plainValue(t) }, b, o, t);
+        return value === undefined ? o : value;
       });
       if (!sameSlot(merged, oursDoc)) steps.push({ db, coll, id, doc: merged as Document, oursExists: true });
     }
@@ -226,68 +326,108 @@ async function applyThreeWay(store: Store, target: string, options: MergeOptions
     const rank = (s: Step) => (s.doc === null ? 0 : s.oursExists ? 1 : 2);
     let pending = steps.sort((x, y) => rank(x) - rank(y));
     const applied = { inserted: 0, updated: 0, deleted: 0 };
-    const failOnConflict = strategy === 'fail' && conflicts.length > 0;
-    if (!failOnConflict) {
+    const written: WrittenDoc[] = [];
+    if (conflicts.some((c) => c.resolved === undefined)) {
+      for (const step of pending) count(step, applied);
+    } else {
+      // Documents a step already tried, so that settling a unique conflict cannot go round in circles.
+      const tried = new Map<Step, Set<string>>();
       // A step refused for a unique key may succeed once others moved out of its way: retry until no progress.
       while (pending.length > 0) {
         const refused: { step: Step; error: ArgonError }[] = [];
         for (const step of pending) {
           try {
-            apply(tx, step, applied);
+            apply(tx, step, applied, written);
           } catch (error) {
             if (error instanceof ArgonError && error.code === 11000) refused.push({ step, error });
             else throw error;
           }
         }
-        if (refused.length === pending.length) {
-          for (const { step, error } of refused) {
-            const conflict: UniqueConflict = { kind: 'unique', db: step.db, coll: step.coll, id: step.id, path: '', message: error.message };
-            if (error.info.keyPattern !== undefined) conflict.keyPattern = error.info.keyPattern;
-            if (error.info.keyValue !== undefined) conflict.keyValue = error.info.keyValue;
-            conflicts.push(conflict);
-          }
-          break;
+        if (refused.length < pending.length) {
+          pending = refused.map((r) => r.step);
+          continue;
         }
-        pending = refused.map((r) => r.step);
+        pending = [];
+        for (const { step, error } of refused) {
+          const conflict: UniqueConflict = { kind: 'unique', db: step.db, coll: step.coll, id: step.id, path: '', message: error.message };
+          if (error.info.keyPattern !== undefined) conflict.keyPattern = error.info.keyPattern;
+          if (error.info.keyValue !== undefined) conflict.keyValue = error.info.keyValue;
+          const seen = tried.get(step) ?? new Set([valueBytes(step.doc).toString('hex')]);
+          tried.set(step, seen);
+          const ours = slot(store.getRaw(target, step.db, step.coll, step.id));
+          const value = settle(conflict, slot(store.getRaw(base, step.db, step.coll, step.id)), ours, step.doc!);
+          if (value === undefined || sameSlot(value, ours)) continue;
+          const doc = value === MISSING ? null : (value as Document);
+          const bytes = valueBytes(doc).toString('hex');
+          if (seen.has(bytes)) {
+            delete conflict.resolved;
+            continue;
+          }
+          seen.add(bytes);
+          step.doc = doc;
+          pending.push(step);
+        }
       }
-    } else {
-      for (const step of pending) count(step, applied);
     }
 
-    const failed = failOnConflict || conflicts.some((c) => c.kind === 'unique');
-    const wrote = applied.inserted + applied.updated + applied.deleted > 0;
-    if (wrote) onWrite?.(tx);
-    result = {
-      status: failed ? 'conflicts' : wrote || conflicts.length > 0 ? 'merged' : 'up-to-date',
+    const unresolved = conflicts.some((c) => c.resolved === undefined);
+    const result: MergeResult = {
+      status: unresolved ? 'conflicts' : written.length > 0 || conflicts.length > 0 ? 'merged' : 'up-to-date',
       fastForward,
       applied,
       conflicts,
       dryRun,
       skippedObjects,
     };
-    if (failed || dryRun) throw ROLLBACK;
+    attempt = { result, awaitingApproval: false, digest: '', payload: {} };
+    if (!unresolved && written.length > 0 && gating) {
+      attempt.digest = digestOf(written);
+      attempt.payload = webhookPayload({ ...describe, target, base: { branch: base.branch, lsn: base.lsn }, strategy, dryRun, applied }, written);
+      result.gates = gating.check(tx, written);
+      if (approval?.digest === attempt.digest) result.gates.push(...approval.reports);
+      else attempt.awaitingApproval = gating.webhooks;
+    }
+    if (unresolved || dryRun || attempt.awaitingApproval || result.gates?.some((g) => !g.passed)) throw ROLLBACK;
+    if (written.length > 0) {
+      const report: BsonDocument = { time: new Date(tx.time), strategy, applied, conflicts: conflicts.length };
+      if (result.gates) report.gates = result.gates;
+      onWrite?.(tx, report);
+    }
+    options.onCommit?.(tx);
   };
 
   try {
     const committed = await store.transact(target, run, { asMerge: true });
-    const r = result!;
-    if (r.applied.inserted + r.applied.updated + r.applied.deleted > 0) r.lsn = committed.lsn;
-    return r;
+    if (attempt!.result.applied.inserted + attempt!.result.applied.updated + attempt!.result.applied.deleted > 0) attempt!.result.lsn = committed.lsn;
   } catch (error) {
-    if (error === ROLLBACK) return result!;
-    throw error;
+    if (error !== ROLLBACK) throw error;
   }
+  return attempt!;
 }
 
-function apply(tx: WriteTx, step: Step, applied: MergeResult['applied']): void {
+/** Identifies a set of changes: namespace, `_id` and resulting bytes of every written document. */
+function digestOf(written: WrittenDoc[]): string {
+  const hash = createHash('sha256');
+  for (const w of written) {
+    hash.update(`${nsOf(w.db, w.coll)}\0${idKey(w.id)}\0`);
+    hash.update(valueBytes(w.doc));
+  }
+  return hash.digest('hex');
+}
+
+function apply(tx: WriteTx, step: Step, applied: MergeResult['applied'], written: WrittenDoc[]): void {
   if (step.doc === null) {
-    if (tx.delete(step.db, step.coll, step.id)) applied.deleted++;
+    if (!tx.delete(step.db, step.coll, step.id)) return;
+    applied.deleted++;
+    written.push({ db: step.db, coll: step.coll, id: step.id, op: 'delete', doc: null });
   } else if (step.oursExists) {
     tx.replace(step.db, step.coll, step.doc);
     applied.updated++;
+    written.push({ db: step.db, coll: step.coll, id: step.id, op: 'update', doc: step.doc });
   } else {
     tx.insert(step.db, step.coll, step.doc);
     applied.inserted++;
+    written.push({ db: step.db, coll: step.coll, id: step.id, op: 'insert', doc: step.doc });
   }
 }
 

@@ -25,9 +25,28 @@ export function valueBytes(value: unknown): Buffer {
   return Buffer.from(serialize({ v: value }, { checkKeys: false, ignoreUndefined: false }));
 }
 
-/** Whether two slots hold BSON-identical values (types included: int 1 is not double 1.0). */
+/**
+ * Whether two slots hold BSON-identical values (types included: int 1 is not double 1.0).
+ * Documents and arrays are compared member by member, strings and booleans directly:
+ * serializing whole documents for every comparison made diffs and merges spend much of their time
+ * in the BSON encoder. Int32 and Double compare by type and value (Object.is: -0 is not 0, as in
+ * BSON); other values (ObjectIds, dates, longs...) by their bytes.
+ */
 export function sameSlot(a: Slot, b: Slot): boolean {
   if (a === MISSING || b === MISSING) return a === b;
+  if (typeof a === 'string' || typeof a === 'boolean') return a === b;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameSlot(v, b[i]));
+  if (isPlainObject(a)) {
+    if (!isPlainObject(b)) return false;
+    const keys = Object.keys(a);
+    const other = Object.keys(b);
+    // Field order is part of a BSON document's identity.
+    return keys.length === other.length && keys.every((k, i) => k === other[i] && sameSlot(a[k], b[k]));
+  }
+  const type = (a as { _bsontype?: string } | null)?._bsontype;
+  if (type === 'Int32' || type === 'Double') {
+    return (b as { _bsontype?: string } | null)?._bsontype === type && Object.is((a as { value: number }).value, (b as { value: number }).value);
+  }
   return valueBytes(a).equals(valueBytes(b));
 }
 
