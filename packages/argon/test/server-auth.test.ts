@@ -139,6 +139,43 @@ test('roles on the wire: viewer reads, developer writes and branches, admin prot
   await root.db('admin').command({ argonBranchDelete: 'release' });
 });
 
+test('roles on gates, manual merges and change streams', async () => {
+  const vera = await connect(uriFor('vera', 'viewer-pw'));
+  const dev = await connect(uriFor('dev', 'dev-pw'));
+  const gate = { name: 'has-name', kind: 'jsonSchema', db: 'shop', coll: 'items', schema: { required: ['name'] } };
+  await refused(dev.db('admin').command({ argonGateSet: 'main', gate }), 13);
+  await root.db('admin').command({ argonGateSet: 'main', gate });
+  assert.equal((await vera.db('admin').command({ argonGateList: 'main' })).gates.length, 1);
+  await refused(dev.db('admin').command({ argonGateDelete: 'main', name: 'has-name' }), 13);
+  await root.db('admin').command({ argonGateDelete: 'main', name: 'has-name' });
+
+  await dev.db('shop').collection<any>('items').insertOne({ _id: 'c1', name: 'orig' });
+  await dev.db('admin').command({ argonBranchCreate: 'manual-src' });
+  const port = (await dev.db('admin').command({ argonEndpoint: 'manual-src' })).port;
+  const onBranch = await connect(uriFor('dev', 'dev-pw', port));
+  await onBranch.db('shop').collection<any>('items').updateOne({ _id: 'c1' }, { $set: { name: 'branch' } });
+  await dev.db('shop').collection<any>('items').updateOne({ _id: 'c1' }, { $set: { name: 'main' } });
+  const started = await dev.db('admin').command({ argonMerge: 'manual-src', into: 'main', strategy: 'manual' });
+  assert.equal(started.status, 'conflicts');
+  const { merge } = await vera.db('admin').command({ argonConflictsList: 'main' });
+  assert.equal(merge.conflicts.length, 1);
+  await refused(vera.db('admin').command({ argonConflictsResolve: 'main', conflict: merge.conflicts[0].id, take: 'theirs' }), 13);
+  const resolved = await dev.db('admin').command({ argonConflictsResolve: 'main', conflict: merge.conflicts[0].id, take: 'theirs' });
+  assert.equal(resolved.completed, true);
+  assert.equal((await vera.db('shop').collection<any>('items').findOne({ _id: 'c1' }))?.name, 'branch');
+
+  // A viewer may watch; the stream sees the developer's write.
+  const stream = vera.db('shop').collection<any>('items').watch();
+  const next = stream.next();
+  await new Promise((r) => setTimeout(r, 200));
+  await dev.db('shop').collection<any>('items').insertOne({ _id: 'watched', name: 'w' });
+  const event = await next;
+  await stream.close();
+  assert.equal(event.operationType, 'insert');
+  assert.equal((event as any).documentKey._id, 'watched');
+  await dev.db('admin').command({ argonBranchDelete: 'manual-src' });
+});
+
 test('user management: createUser errors, usersInfo shapes and visibility, updateUser, grant/revoke, dropUser', async () => {
   const admin = root.db('admin');
   await refused(admin.command({ createUser: 'vera', pwd: 'x', roles: [] }), 51003);
