@@ -56,6 +56,8 @@ test('the log says who wrote each batch and filters by database, collection and 
   assert.deepEqual(docA.map((e: any) => e.changes[0].op), ['delete', 'update', 'update', 'insert']);
   assert.ok(docA.every((e: any) => e.changes.every((c: any) => c.id === 'a' && c.coll === 'items')), 'orders/a is a different document');
   await assert.rejects(admin.command({ argonLog: 'main', id: 'a' }), /needs 'ns'/);
+  const { commit } = await admin.command({ argonCommit: 'main', message: 'stock take' });
+  assert.equal(commit.author, 'dev@admin', "a commit's author defaults to the signed-in user");
 });
 
 test('the history of one document: every version, newest first, with author and content', async () => {

@@ -1,4 +1,5 @@
 import type { Document } from 'bson';
+import { describePrincipal } from '../auth/service.js';
 import { ArgonError } from '../errors.js';
 import type { BranchInfo } from '../storage/types.js';
 import { diffRefs } from '../vcs/diff.js';
@@ -93,9 +94,9 @@ export async function argonRevert(cmd: Document, ctx: CommandContext): Promise<D
   return { ...result, ok: 1 };
 }
 
-/** `{argonCommit: branch, message, author?}`: names the branch's current state. */
+/** `{argonCommit: branch, message, author?}`: names the branch's current state; the author defaults to the caller. */
 export async function argonCommit(cmd: Document, ctx: CommandContext): Promise<Document> {
-  const author = cmd.author === undefined ? 'anonymous' : stringArg(cmd, 'author');
+  const author = cmd.author === undefined ? (describePrincipal(ctx.caller.principal) ?? 'anonymous') : stringArg(cmd, 'author');
   return { commit: await ctx.store.commit(stringArg(cmd, 'argonCommit'), stringArg(cmd, 'message'), author), ok: 1 };
 }
 
