@@ -1,0 +1,119 @@
+import { pipeline, Transform, type Readable } from 'node:stream';
+import type { ReadRange } from '../block/types.js';
+import type { Bucket, ObjectVersion } from '../meta/types.js';
+import { S3Error } from './errors.js';
+import { header, httpDate, utf8AsLatin1 } from './http.js';
+import { checksumHeaders, contentStream, evaluatePreconditions, findVersion, parseRange, preconditions, versionHeader, versionIdParam } from './object-read.js';
+import { CONTENT_HEADERS } from './object-write.js';
+import type { GatewayContext, Handler, S3Request, S3Response } from './types.js';
+
+/** GetObject and HeadObject. */
+
+/** S3's Content-Type for objects stored without one. */
+const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+
+const OVERRIDABLE = ['content-type', 'content-language', 'expires', 'cache-control', 'content-disposition', 'content-encoding'];
+
+/** response-content-type=… and its siblings: headers the caller wants instead of the stored ones. */
+function responseOverrides(req: S3Request): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const name of OVERRIDABLE) {
+    const value = req.query.get(`response-${name}`);
+    if (value !== null) overrides[name] = utf8AsLatin1(value);
+  }
+  if (Object.keys(overrides).length > 0 && !req.user) throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+  return overrides;
+}
+
+function objectHeaders(bucket: Bucket, version: ObjectVersion): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    etag: version.etag,
+    'last-modified': httpDate(version.lastModified),
+    'accept-ranges': 'bytes',
+    'content-type': DEFAULT_CONTENT_TYPE,
+    ...versionHeader(bucket, version.versionId),
+  };
+  for (const [field, name] of CONTENT_HEADERS) {
+    const value = version[field];
+    if (value !== undefined) headers[name] = value;
+  }
+  for (const [name, value] of Object.entries(version.userMetadata)) headers[`x-amz-meta-${name}`] = value;
+  const tagCount = Object.keys(version.tags).length;
+  if (tagCount > 0) headers['x-amz-tagging-count'] = tagCount;
+  return headers;
+}
+
+/**
+ * GetObject's partNumber: the byte range of that part of a multipart object (a one-part object
+ * has only part 1, the whole object).
+ */
+function partRange(version: ObjectVersion, value: string): { range?: ReadRange; count: number } {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: value });
+  }
+  const sizes = version.parts?.map((p) => p.size) ?? [version.size];
+  const index = Number(value) - 1;
+  if (index >= sizes.length) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: value, ActualPartCount: String(sizes.length) });
+  const start = sizes.slice(0, index).reduce((sum, size) => sum + size, 0);
+  return { range: sizes[index]! > 0 ? { start, end: start + sizes[index]! - 1 } : undefined, count: sizes.length };
+}
+
+/**
+ * Counts the bytes that actually leave as egress when the response ends, however it ends. The
+ * pipeline destroys the source when the response is cut short, and passes a checksum failure on
+ * so the response is aborted; those errors reach the router through the returned stream, so the
+ * pipeline's own callback has nothing left to do.
+ */
+function metered(ctx: GatewayContext, bucket: string, source: Readable): Readable {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  pipeline(source, counter, () => {});
+  counter.once('close', () => {
+    ctx.meta.addCost(bucket, { egressBytes: bytes }).catch((err: unknown) => ctx.log.warn({ err, bucket }, 'egress not counted'));
+  });
+  return counter;
+}
+
+async function readObject(req: S3Request, ctx: GatewayContext, withBody: boolean): Promise<S3Response> {
+  const overrides = responseOverrides(req);
+  const { bucket, version } = await findVersion(req, ctx, { bucket: req.bucket!, key: req.key!, versionId: versionIdParam(req.query) }, 'read');
+  await ctx.meta.addCost(bucket.name, { get: 1 });
+  const headers = objectHeaders(bucket, version);
+
+  const outcome = evaluatePreconditions(version, preconditions(req.headers));
+  if (outcome === 'failed') throw new S3Error('PreconditionFailed');
+  if (outcome === 'not-modified') {
+    return { status: 304, headers: { etag: version.etag, 'last-modified': httpDate(version.lastModified), ...versionHeader(bucket, version.versionId) } };
+  }
+
+  const partNumber = req.query.get('partNumber');
+  const rangeHeader = header(req.headers, 'range');
+  let range: ReadRange | undefined;
+  if (partNumber !== null) {
+    if (rangeHeader !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+    const part = partRange(version, partNumber);
+    range = part.range;
+    if (version.parts) headers['x-amz-mp-parts-count'] = part.count;
+  } else {
+    range = parseRange(rangeHeader, version.size);
+  }
+  // A stored checksum describes the whole object, so it is only sent with the whole object.
+  if (!range && header(req.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    Object.assign(headers, checksumHeaders(version.checksums));
+  }
+  if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${version.size}`;
+  headers['content-length'] = range ? range.end - range.start + 1 : version.size;
+  Object.assign(headers, overrides);
+  const status = range ? 206 : 200;
+  if (!withBody) return { status, headers };
+  return { status, headers, body: metered(ctx, bucket.name, await contentStream(ctx, version, range)) };
+}
+
+export const getObject: Handler = (req, ctx) => readObject(req, ctx, true);
+
+export const headObject: Handler = (req, ctx) => readObject(req, ctx, false);
