@@ -12,7 +12,7 @@
 // would see it. Prints one table: figure, Argon, goal, met?, peer. Figures are medians (p50).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
@@ -346,6 +346,8 @@ async function timeTravelSection(argon, pastIso, pgc) {
 
 // ---- run -----------------------------------------------------------------------------------
 
+// Other work on this 2-core machine inflates every latency here: the title reports the load.
+const load0 = loadavg()[0];
 const pgServer = withPg ? await startPostgres({ log: () => undefined }) : null;
 let argon;
 let pgc;
@@ -369,4 +371,4 @@ try {
   await argon?.stop();
   await pgServer?.stop();
 }
-report.print(`Argon version control on ${count(N)} documents`);
+report.print(`Argon version control on ${count(N)} documents, 1-min load average ${load0.toFixed(1)} at start / ${loadavg()[0].toFixed(1)} at end`);

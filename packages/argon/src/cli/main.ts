@@ -321,12 +321,16 @@ program
   .option('--branch-ports <first-last>', 'port range for other branches\' endpoints (default port+1 to port+200)')
   .option('--http-port <port>', 'HTTP port for /health and Prometheus /metrics', '8080')
   .option('--no-auth', 'accept every client without authentication (SCRAM and API keys are on by default)')
-  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string; auth: boolean }) => {
+  .option('--suspend-after <seconds>', "suspend other branches' endpoints after this long without a client (0: never)", '300')
+  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string; auth: boolean; suspendAfter: string }) => {
+    const suspendAfter = Number(o.suspendAfter);
+    if (!Number.isFinite(suspendAfter) || suspendAfter < 0) throw new ArgonError('BadValue', '--suspend-after takes a number of seconds (0: never)');
     const { ArgonServer } = await import('../server/server.js');
     const opts = program.opts<GlobalOptions>();
     const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
     const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range, httpPort: Number(o.httpPort),
       auth: o.auth,
+      autoSuspendMs: suspendAfter * 1000,
       admin: { user: process.env.ARGON_ADMIN_USER, password: process.env.ARGON_ADMIN_PASSWORD },
     });
     server.log.info({ data: resolve(opts.data), uri: await server.uri('main'), auth: o.auth }, 'Argon is ready');
