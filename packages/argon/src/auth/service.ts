@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../storage/store.js';
 import { ApiKeyStore, type ApiKeyRecord } from './apikeys.js';
+import { CREDENTIALS_FILE, type BootstrapCredentials } from './credentials-file.js';
 import { AuditLog, type AuditRecord } from './audit.js';
 import { effectiveRole, lowerRole, type Role, type RoleGrant } from './roles.js';
 import type { ScramConversation } from './scram.js';
@@ -37,14 +38,6 @@ export function newCaller(via: Caller['via']): Caller {
   return { via, principal: null, conversations: new Map() };
 }
 
-/** The credentials file written when a server starts with authentication and no user yet. */
-export const CREDENTIALS_FILE = 'admin-credentials.json';
-
-export interface BootstrapCredentials {
-  user: string;
-  password: string;
-  apiKey: string;
-}
 
 /**
  * Users, API keys and the audit log, kept in the store's server-wide tables. With `enabled`

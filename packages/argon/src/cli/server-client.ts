@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Document } from 'bson';
-import { CREDENTIALS_FILE, type BootstrapCredentials } from '../auth/service.js';
+import { CREDENTIALS_FILE, type BootstrapCredentials } from '../auth/credentials-file.js';
 import { plainTarget, WireClient } from './wire-client.js';
 
 export const DEFAULT_SERVER = 'mongodb://127.0.0.1:27017/?directConnection=true';
