@@ -5,20 +5,4 @@ export { ArgonError, ErrorCodes, type ErrorCodeName } from './errors.js';
 export { compareBson, encodeValue } from './storage/keys.js';
 export * from './vcs/index.js';
 export { ArgonRestClient, ArgonApiError } from './client/rest-client.js';
-export type {
-  ApiErrorBody,
-  Branch,
-  CommitRequest,
-  CreateBranchRequest,
-  EndpointResponse,
-  EndpointStatus,
-  Health,
-  LogResponse,
-  MergeRequest,
-  PointInTime,
-  ResetBranchRequest,
-  ResetBranchResponse,
-  RestClientOptions,
-  RevertRequest,
-  Tag,
-} from './client/types.js';
+export type * from './client/types.js';

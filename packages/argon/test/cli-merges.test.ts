@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
-import { startServer } from './server-helpers.js';
+import { runCli, startServer } from './server-helpers.js';
 
-const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
-const execFileP = promisify(execFile);
 
 let env: Awaited<ReturnType<typeof startServer>>;
 before(async () => {
@@ -19,15 +15,7 @@ after(async () => {
   await env.stop();
 });
 
-/** Runs `argon --server <test server> ...args`; resolves with stdout, stderr and the exit code. */
-async function argon(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [CLI, '--server', env.uri, ...args], { timeout: 30_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (err: any) {
-    return { stdout: err.stdout ?? '', stderr: err.stderr ?? '', code: err.code ?? 1 };
-  }
-}
+const argon = (...args: string[]) => runCli(env.uri, ...args);
 
 async function onBranch(branch: string, fn: (client: MongoClient) => Promise<unknown>): Promise<void> {
   const client = new MongoClient((await argon('connect', branch)).stdout.trim());
