@@ -12,7 +12,8 @@ import { LocalDataNode } from '../src/block/local.js';
 import { scrubOnce } from '../src/block/scrub.js';
 import type { BlobInfo } from '../src/block/types.js';
 import { openMetadata } from '../src/meta/open.js';
-import type { MetadataStore, ObjectVersion } from '../src/meta/types.js';
+import type { MetadataStore } from '../src/meta/types.js';
+import { bucket, OWNER, pending } from './helpers/meta-fixtures.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -37,35 +38,14 @@ async function fixture(options: Partial<GarbageCollectorOptions> = {}): Promise<
   const meta = await openMetadata(undefined, dir);
   const node = await LocalDataNode.open({ dir: join(dir, 'data') });
   const registry = new Registry();
-  await meta.createBucket({ name: 'bkt', ownerId: 'owner', created: new Date(), acl: 'private', versioning: 'Unversioned', grants: {} });
+  await meta.createBucket(bucket('bkt'));
   const gc = new GarbageCollector({ meta, node, registry, logger: pino({ level: 'silent' }), gracePeriodMs: HOUR, ...options });
   return { dir, meta, node, registry, gc, done: async () => (await gc.stop(), await meta.close()) };
 }
 
-function pendingVersion(key: string, versionId = 'null'): ObjectVersion {
-  return {
-    bucket: 'bkt',
-    key,
-    versionId,
-    isLatest: false,
-    isDeleteMarker: false,
-    state: 'pending',
-    size: 0,
-    etag: '',
-    lastModified: new Date(),
-    userMetadata: {},
-    tags: {},
-    acl: 'private',
-    ownerId: 'owner',
-    checksums: {},
-    xxhash64: '',
-    placement: { blob: '', nodes: [] },
-  };
-}
-
 /** The gateway's three steps: pending row, bytes, commit. */
 async function writeObject(f: Fixture, key: string, data: Buffer): Promise<{ info: BlobInfo; orphaned: string[] }> {
-  await f.meta.insertPending(pendingVersion(key));
+  await f.meta.insertPending(pending('bkt', key, 'null'));
   const info = await f.node.put(Readable.from([data]));
   const { orphaned } = await f.meta.commit('bkt', key, 'null', {
     size: info.size,
@@ -101,7 +81,7 @@ test('crash mid-PUT: the pending row, the uncommitted blob and the temp file go 
   try {
     const kept = await writeObject(f, 'kept', randomBytes(5000));
     // A PUT that wrote its bytes and crashed before committing, and one that crashed mid-stream.
-    await f.meta.insertPending(pendingVersion('crashed'));
+    await f.meta.insertPending(pending('bkt', 'crashed', 'null'));
     const lost = await f.node.put(Readable.from([randomBytes(3 * 1024 * 1024)]));
     await writeFile(join(f.dir, 'data', 'tmp', randomUUID()), randomBytes(1000));
 
@@ -136,8 +116,8 @@ test('multipart uploads older than the limit are aborted and their part blobs co
     const committed = await writeObject(f, 'same-bytes-as-a-part', shared);
     const uploads = { stale: randomUUID(), fresh: randomUUID() };
     const template = { userMetadata: {}, tags: {}, acl: 'private' as const };
-    await f.meta.createUpload({ uploadId: uploads.stale, bucket: 'bkt', key: 'big', initiated: new Date(Date.now() - 8 * DAY), ownerId: 'owner', template });
-    await f.meta.createUpload({ uploadId: uploads.fresh, bucket: 'bkt', key: 'big', initiated: new Date(), ownerId: 'owner', template });
+    await f.meta.createUpload({ uploadId: uploads.stale, bucket: 'bkt', key: 'big', initiated: new Date(Date.now() - 8 * DAY), ownerId: OWNER, template });
+    await f.meta.createUpload({ uploadId: uploads.fresh, bucket: 'bkt', key: 'big', initiated: new Date(), ownerId: OWNER, template });
     const parts: Record<string, BlobInfo[]> = { stale: [], fresh: [] };
     for (const [which, uploadId] of Object.entries(uploads)) {
       for (const [i, data] of [randomBytes(1000), randomBytes(1500), shared].entries()) {
@@ -210,7 +190,7 @@ test('a put of the same bytes landing between the GC\'s reference check and its 
         if (prop === 'blobReferenced') {
           return async (blob: string) => {
             const answer = await target.blobReferenced(blob);
-            await target.insertPending(pendingVersion('b'));
+            await target.insertPending(pending('bkt', 'b', 'null'));
             again = await f.node.put(Readable.from([data]));
             return answer;
           };

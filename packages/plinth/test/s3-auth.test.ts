@@ -8,19 +8,9 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsChunkedDecoder } from '../src/s3/chunked.js';
 import { checksummer } from '../src/s3/checksums.js';
 import { signingKey } from '../src/s3/sigv4.js';
+import { rejectsWith } from './helpers/s3.js';
 import { startPlinth, type PlinthHarness } from './helpers/server.js';
 import { EMPTY_SHA256, errorCode, rawRequest, sign, signedChunks, unsignedChunks } from './helpers/sigv4.js';
-
-/** The S3 error an SDK call failed with: [code, HTTP status]. */
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
-    return [e.name, e.$metadata?.httpStatusCode];
-  }
-  assert.fail('expected the request to fail');
-}
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const crc32Base64 = (data: Buffer) => {
@@ -60,7 +50,7 @@ describe('SigV4 authentication', () => {
 
   it('refuses a wrong secret with SignatureDoesNotMatch and the canonical request', async () => {
     const wrong = h.clientFor({ accessKeyId: h.credentials.accessKeyId, secretAccessKey: 'not-the-secret' });
-    assert.deepEqual(await failure(wrong.send(new ListObjectsV2Command({ Bucket }))), ['SignatureDoesNotMatch', 403]);
+    await rejectsWith(wrong.send(new ListObjectsV2Command({ Bucket })), 'SignatureDoesNotMatch', 403);
     const signed = sign({ method: 'GET', path: `/${Bucket}`, host, payloadHash: EMPTY_SHA256, keys: { accessKeyId: h.credentials.accessKeyId, secretAccessKey: 'nope' } });
     const res = await rawRequest(port, 'GET', signed.target, signed.headers);
     assert.equal(res.status, 403);
@@ -71,7 +61,7 @@ describe('SigV4 authentication', () => {
 
   it('refuses an unknown access key with InvalidAccessKeyId', async () => {
     const stranger = h.clientFor({ accessKeyId: 'NOSUCHKEY', secretAccessKey: 'whatever-secret' });
-    assert.deepEqual(await failure(stranger.send(new ListObjectsV2Command({ Bucket }))), ['InvalidAccessKeyId', 403]);
+    await rejectsWith(stranger.send(new ListObjectsV2Command({ Bucket })), 'InvalidAccessKeyId', 403);
   });
 
   it('refuses a request signed more than 15 minutes off with RequestTimeTooSkewed', async () => {
@@ -82,7 +72,7 @@ describe('SigV4 authentication', () => {
       assert.equal(errorCode(res.body), 'RequestTimeTooSkewed');
     }
     const skewed = h.clientFor(h.credentials, { systemClockOffset: -20 * 60_000 });
-    assert.deepEqual(await failure(skewed.send(new ListObjectsV2Command({ Bucket }))), ['RequestTimeTooSkewed', 403]);
+    await rejectsWith(skewed.send(new ListObjectsV2Command({ Bucket })), 'RequestTimeTooSkewed', 403);
     const fine = sign({ method: 'GET', path: `/${Bucket}`, host, payloadHash: EMPTY_SHA256, keys: h.credentials, date: new Date(Date.now() - 10 * 60_000) });
     assert.equal((await rawRequest(port, 'GET', fine.target, fine.headers)).status, 200);
   });
@@ -247,15 +237,15 @@ describe('SigV4 authentication', () => {
     });
 
     it('are refused on a private bucket', async () => {
-      assert.deepEqual(await failure(anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' }))), ['AccessDenied', 403]);
-      assert.deepEqual(await failure(anonymous.send(new ListObjectsV2Command({ Bucket: 'open-shelf' }))), ['AccessDenied', 403]);
+      await rejectsWith(anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' })), 'AccessDenied', 403);
+      await rejectsWith(anonymous.send(new ListObjectsV2Command({ Bucket: 'open-shelf' })), 'AccessDenied', 403);
     });
 
     it('may read, not write, a public-read bucket; may write a public-read-write one', async () => {
       await s3.send(new PutBucketAclCommand({ Bucket: 'open-shelf', ACL: 'public-read' }));
       assert.equal(await (await anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' }))).Body!.transformToString(), 'public notice');
       assert.equal((await anonymous.send(new ListObjectsV2Command({ Bucket: 'open-shelf' }))).KeyCount, 1);
-      assert.deepEqual(await failure(anonymous.send(new PutObjectCommand({ Bucket: 'open-shelf', Key: 'graffiti', Body: 'x' }))), ['AccessDenied', 403]);
+      await rejectsWith(anonymous.send(new PutObjectCommand({ Bucket: 'open-shelf', Key: 'graffiti', Body: 'x' })), 'AccessDenied', 403);
       const plain = await fetch(`${h.endpoint}/open-shelf/notice.txt`);
       assert.equal(await plain.text(), 'public notice');
 

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3Client as Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import pino from 'pino';
 import { parseAddress, resolveOperation } from '../src/s3/router.js';
 import { PlinthServer } from '../src/server.js';
+import { startServe } from './helpers/serve.js';
 import { startPlinth, type Credentials, type PlinthHarness } from './helpers/server.js';
 import { errorCode, rawRequest, sign, type RawResponse } from './helpers/sigv4.js';
 
@@ -339,34 +338,14 @@ describe('users and credentials', () => {
 describe('plinth serve (CLI)', () => {
   it('serves S3 until SIGTERM, then exits cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plinth-cli-'));
-    const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-    const child = spawn(process.execPath, [main, 'serve', '--data', dir, '--port', '0'], {
-      env: { ...process.env, PLINTH_ACCESS_KEY: 'CLIKEY', PLINTH_SECRET_KEY: 'cli-secret-key' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const serve = await startServe({ dataDir: dir, accessKey: 'CLIKEY', secretKey: 'cli-secret-key' });
     try {
-      const endpoint = await new Promise<string>((resolvePromise, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const ready = out
-            .split('\n')
-            .filter((l) => l.startsWith('{'))
-            .map((l) => JSON.parse(l) as { msg: string; endpoint?: string })
-            .find((l) => l.msg === 'Plinth is ready');
-          if (ready) resolvePromise(ready.endpoint!);
-        });
-        child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
-      });
-      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'CLIKEY', secretAccessKey: 'cli-secret-key' } });
+      const client = serve.client();
       await client.send(new CreateBucketCommand({ Bucket: 'from-cli' }));
       assert.deepEqual((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name), ['from-cli']);
-      client.destroy();
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
+      assert.equal(await serve.kill('SIGTERM'), 0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await serve.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,4 +1,4 @@
-import type { ListObjectsQuery } from './types.js';
+import type { ListObjectsPage, ListObjectsQuery, ObjectVersion } from './types.js';
 
 /**
  * S3's listing walk, shared by both stores: keys in UTF-8 byte order, a delimiter folding keys into
@@ -125,6 +125,16 @@ export async function walkListing<R extends ListRow>(
     if (last.versionId !== undefined) walk.nextVersionIdMarker = last.versionId;
   }
   return walk;
+}
+
+/** A walk as the contract's page, its rows turned into `objects` by the store. */
+export function listingPage<R extends ListRow>(walk: Walk<R>, objects: ObjectVersion[]): ListObjectsPage {
+  return {
+    objects,
+    commonPrefixes: walk.commonPrefixes,
+    isTruncated: walk.isTruncated,
+    ...(walk.nextMarker !== undefined && { nextMarker: walk.nextMarker }),
+  };
 }
 
 /** The common prefix `key` folds into: the prefix plus everything up to and including the first delimiter after it. */

@@ -17,9 +17,9 @@ import type {
  * gives numbers (times in ms, booleans as 0/1) and JSON as TEXT; pg gives bigint as strings,
  * timestamptz as Date, booleans and parsed jsonb.
  */
-type Int = number | string;
+export type Int = number | string;
 type Bool = number | boolean;
-type Time = number | Date;
+export type Time = number | Date;
 type Json = string | object;
 
 export interface ObjectRow {
@@ -120,7 +120,7 @@ export interface NodeHealthRow {
 }
 
 const int = (value: Int): number => Number(value);
-const bool = (value: Bool): boolean => value === true || value === 1;
+export const bool = (value: Bool): boolean => value === true || value === 1;
 const time = (value: Time): Date => (value instanceof Date ? value : new Date(value));
 const json = <T>(value: Json): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
 
@@ -167,11 +167,9 @@ export function toVersion(row: ObjectRow, parts: ObjectPartRow[]): ObjectVersion
   return version;
 }
 
-/** The header columns of a version, in OPTIONAL_FIELDS order, null when absent. */
-export function optionalColumns(version: Partial<ObjectVersion>): Record<(typeof OPTIONAL_FIELDS)[number][0], string | null> {
-  const columns = {} as Record<(typeof OPTIONAL_FIELDS)[number][0], string | null>;
-  for (const [column, field] of OPTIONAL_FIELDS) columns[column] = version[field] ?? null;
-  return columns;
+/** The header columns' values, in OPTIONAL_FIELDS order, null when absent. */
+export function optionalValues(version: ObjectVersion): (string | null)[] {
+  return OPTIONAL_FIELDS.map(([, field]) => version[field] ?? null);
 }
 
 /** Every blob a version's bytes live in (a delete marker has none). */

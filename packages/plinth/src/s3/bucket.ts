@@ -119,7 +119,7 @@ export const putBucketVersioning: Handler = async (req, ctx) => {
   const config = parseXml(await readBody(req.body, MAX_CONFIG_BYTES), 'VersioningConfiguration');
   const status = typeof config.Status === 'string' ? config.Status.trim() : undefined;
   if (status !== 'Enabled' && status !== 'Suspended') throw new S3Error('IllegalVersioningConfigurationException', 'The Versioning element must be specified as Enabled or Suspended.');
-  const mfa = typeof config.MfaDelete === 'string' ? config.MfaDelete.trim() : undefined;
+  const mfa = config.MfaDelete === undefined ? undefined : typeof config.MfaDelete === 'string' ? config.MfaDelete.trim() : null;
   if (mfa === 'Enabled') throw new S3Error('NotImplemented', 'MFA Delete is not supported.');
   if (mfa !== undefined && mfa !== 'Disabled') throw new S3Error('MalformedXML');
   const versioning: VersioningState = status;

@@ -65,6 +65,15 @@ export const deleteObject: Handler = async (req, ctx) => {
   return { status: 204, headers };
 };
 
+/** Quiet is an xs:boolean. */
+function quietFlag(value: unknown): boolean {
+  if (value === undefined) return false;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new S3Error('MalformedXML');
+}
+
 function parseDeleteList(xml: string): { quiet: boolean; objects: { key: string; versionId?: string }[] } {
   const doc = parseXml(xml, 'Delete');
   const objects = asArray(doc.Object as unknown).map((entry) => {
@@ -73,7 +82,10 @@ function parseDeleteList(xml: string): { quiet: boolean; objects: { key: string;
     return { key: Key, versionId: VersionId };
   });
   if (objects.length === 0 || objects.length > MAX_KEYS) throw new S3Error('MalformedXML');
-  return { quiet: String(doc.Quiet ?? '').trim().toLowerCase() === 'true', objects };
+  const quiet = quietFlag(doc.Quiet);
+  // An empty key names no object: deleting it would leave a marker no request could address.
+  if (objects.some((o) => o.key === '')) throw new S3Error('UserKeyMustBeSpecified');
+  return { quiet, objects };
 }
 
 export const deleteObjects: Handler = async (req, ctx) => {

@@ -45,6 +45,7 @@ export const S3_ERRORS = {
   RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],
   SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
   UnexpectedContent: [400, 'This request does not support content.'],
+  UserKeyMustBeSpecified: [400, 'The bucket POST must contain the specified field name. If it is specified, check the order of the fields.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
 } as const;
 

@@ -317,6 +317,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       socket.destroy();
     },
   });
+  // The section's size is the limit (RequestHeaderSectionTooLarge). Node's cap on the number of
+  // lines would instead drop the lines past it unannounced, Host and Authorization included.
+  app.server.maxHeadersCount = 0;
   app.removeAllContentTypeParsers();
   // Bodies stay unread here: handlers stream request.raw (through the signature checks) themselves.
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

@@ -49,7 +49,8 @@ export const getObjectTagging: Handler = async (req, ctx) => {
 function parseTagging(xml: string): Record<string, string> {
   const element = parseXml(xml, 'Tagging').TagSet;
   if (element === undefined) throw new S3Error('MalformedXML');
-  // An empty <TagSet/> parses as text.
+  // An empty <TagSet/> parses as text; other text is no tag set.
+  if (typeof element === 'string' && element.trim() !== '') throw new S3Error('MalformedXML');
   const tags = typeof element === 'string' ? [] : asArray((element as { Tag?: unknown }).Tag);
   return tagSet(
     tags.map((tag) => {

@@ -20,8 +20,9 @@ export class XmlSequence {
   constructor(readonly elements: [name: string, value: XmlValue][]) {}
 }
 
+/** A carriage return is escaped too: XML parsers turn a literal one into a line feed. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c]!);
 }
 
 function text(value: Exclude<XmlValue, XmlObject | XmlValue[] | XmlSequence | null | undefined>): string {
@@ -48,12 +49,43 @@ export function toXml(root: string, content: XmlObject, namespace = true): strin
   return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${ns}>${children(content)}</${root}>`;
 }
 
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** XML 1.0's Char production: what a character reference may name. */
+function xmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+/**
+ * Entity references in request bodies: XML's five named entities and character references (SDKs
+ * write line breaks in keys as &#x0A; and the like). Entities a DOCTYPE declares are never
+ * expanded, S3's documents need none: like any other unknown reference they make the body
+ * MalformedXML.
+ */
+const entityDecoder = {
+  setExternalEntities: () => {},
+  addInputEntities: () => {},
+  reset: () => {},
+  setXmlVersion: () => {},
+  decode: (text: string) =>
+    text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z_:][\w.:-]*);/gi, (_reference, name: string) => {
+      if (!name.startsWith('#')) {
+        if (!Object.hasOwn(NAMED_ENTITIES, name)) throw new S3Error('MalformedXML');
+        return NAMED_ENTITIES[name]!;
+      }
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      if (!xmlChar(code)) throw new S3Error('MalformedXML');
+      return String.fromCodePoint(code);
+    }),
+};
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  entityDecoder,
   ignoreDeclaration: true,
 });
 

@@ -1,6 +1,6 @@
 import type { Bucket, CommittedContent, MetadataStore, ObjectVersion, VersioningState } from '../../src/meta/types.js';
 
-/** Builders for metadata records, shared by the contract suite and the process it kills mid-run. */
+/** Builders for metadata records, shared by the contract suite, the process it kills mid-run and the GC tests. */
 
 export const OWNER = 'owner-1';
 

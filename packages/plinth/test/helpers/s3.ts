@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { GarbageCollector } from '../../src/block/gc.js';
+import { GarbageCollector, type GcReport } from '../../src/block/gc.js';
 import { metadataBackends, stopTestPostgres, type MetadataTestEnv } from './postgres.js';
 import { startPlinth, type PlinthHarness } from './server.js';
 
@@ -55,8 +55,9 @@ export async function bytesOf(body: unknown): Promise<Buffer> {
  * Runs a garbage collection with no grace period over the server's store and node: every blob
  * no version or part references is deleted now, as the periodic sweep would once it is old enough.
  */
-export async function sweep(plinth: PlinthHarness): Promise<void> {
+export async function sweep(plinth: PlinthHarness): Promise<GcReport> {
   const gc = new GarbageCollector({ meta: plinth.server.meta, node: plinth.server.node, registry: new Registry(), logger: pino({ level: 'silent' }), gracePeriodMs: 0 });
   const report = await gc.runOnce();
   assert.equal(report.errors, 0);
+  return report;
 }
