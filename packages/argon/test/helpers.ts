@@ -17,3 +17,12 @@ export async function tempStore(options: StoreOptions = {}): Promise<{ store: St
     },
   };
 }
+
+/** app.users with a unique index on email and one document (a@x), then a branch 'dev' of main. */
+export async function uniqueEmailsAndDevBranch(store: Store): Promise<void> {
+  await store.transact('main', (tx) => {
+    tx.createIndex('app', 'users', { name: 'email_1', key: { email: 1 }, unique: true });
+    tx.insert('app', 'users', { _id: 1, email: 'a@x' });
+  });
+  await store.createBranch('dev');
+}

@@ -5,7 +5,7 @@ import type { Store } from '../src/index.js';
 import { ArgonError } from '../src/errors.js';
 import { mergeBranches } from '../src/vcs/merge.js';
 import { abortMerge, pendingMerge, resolveConflict, startManualMerge } from '../src/vcs/manual.js';
-import { tempStore } from './helpers.js';
+import { tempStore, uniqueEmailsAndDevBranch } from './helpers.js';
 
 type Doc = Record<string, unknown>;
 const ins = (id: unknown, extra: Doc = {}) => ({ op: 'insert' as const, db: 'app', coll: 'users', doc: { _id: id, ...extra } });
@@ -196,11 +196,7 @@ test('delete-vs-modify conflicts resolve by keeping, deleting or replacing the d
 test('unique violations are pending conflicts too, resolved by another document, by keeping ours or by deleting', async () => {
   const { store, done } = await tempStore();
   try {
-    await store.transact('main', (tx) => {
-      tx.createIndex('app', 'users', { name: 'email_1', key: { email: 1 }, unique: true });
-      tx.insert('app', 'users', { _id: 1, email: 'a@x' });
-    });
-    await store.createBranch('dev');
+    await uniqueEmailsAndDevBranch(store);
     await store.write('main', [ins(2, { email: 'b@x' }), ins(4, { email: 'd@x' })]);
     await store.write('dev', [ins(3, { email: 'b@x' }), ins(5, { email: 'd@x' })]);
     const r = await startManualMerge(store, 'dev', 'main', false);

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Double } from 'bson';
 import type { Store } from '../src/index.js';
 import { mergeBranches, type MergeStrategy } from '../src/vcs/merge.js';
-import { tempStore } from './helpers.js';
+import { tempStore, uniqueEmailsAndDevBranch } from './helpers.js';
 
 type Doc = Record<string, unknown>;
 const ins = (id: unknown, extra: Doc = {}, coll = 'users') => ({ op: 'insert' as const, db: 'app', coll, doc: { _id: id, ...extra } });
@@ -144,11 +144,7 @@ test('delete against modify is a conflict on the whole document', async () => {
 test('a unique-index violation is reported as a conflict and nothing is written', async () => {
   const { store, done } = await tempStore();
   try {
-    await store.transact('main', (tx) => {
-      tx.createIndex('app', 'users', { name: 'email_1', key: { email: 1 }, unique: true });
-      tx.insert('app', 'users', { _id: 1, email: 'a@x' });
-    });
-    await store.createBranch('dev');
+    await uniqueEmailsAndDevBranch(store);
     await store.write('dev', [ins(2, { email: 'b@x' }), ins(3, { email: 'clean@x' })]);
     await store.write('main', [ins(4, { email: 'b@x' })]);
     const lsn = store.headLsn;
