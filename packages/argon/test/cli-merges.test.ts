@@ -93,6 +93,9 @@ test('argon gate add, list, check, history and remove; a refused merge exits non
     assert.match(noNs.stderr, /--ns DB\.COLLECTION is required/);
     const two = await argon('gate', 'add', 'main', 'x', '--webhook', 'http://127.0.0.1:1/', '--pipeline', '[]');
     assert.match(two.stderr, /exactly one of --schema, --pipeline, --webhook/);
+    const unset = await argon('gate', 'add', 'main', 'signed', '--webhook', 'http://127.0.0.1:1/', '--secret-env', 'ARGON_TEST_NO_SUCH_VAR');
+    assert.equal(unset.code, 1);
+    assert.match(unset.stderr, /ARGON_TEST_NO_SUCH_VAR is not set/);
 
     const list = await argon('gate', 'list', 'main');
     assert.match(list.stdout, /^few\s+pipeline\s+shop\.orders\s+returns nothing: /m);

@@ -148,6 +148,16 @@ test('roles on gates, manual merges and change streams', async () => {
   assert.equal((await vera.db('admin').command({ argonGateList: 'main' })).gates.length, 1);
   await refused(dev.db('admin').command({ argonGateDelete: 'main', name: 'has-name' }), 13);
   await root.db('admin').command({ argonGateDelete: 'main', name: 'has-name' });
+  // Webhook secrets and URL tokens stay with admins, and out of the audit log.
+  const hook = { name: 'ci', kind: 'webhook', url: 'http://127.0.0.1:9/hook?token=t0ken', secret: 'hmac-key' };
+  assert.equal((await root.db('admin').command({ argonGateSet: 'main', gate: hook })).gates[0].secret, '***');
+  const seen = (await vera.db('admin').command({ argonGateList: 'main' })).gates[0];
+  assert.equal(seen.url, 'http://127.0.0.1:9/hook?***');
+  assert.equal(seen.secret, '***');
+  assert.equal((await root.db('admin').command({ argonGateList: 'main' })).gates[0].url, hook.url);
+  const { entries } = await root.db('admin').command({ argonAudit: 1, command: 'argonGateSet', limit: 1 });
+  assert.equal(entries[0].args.gate.secret, '***');
+  await root.db('admin').command({ argonGateDelete: 'main', name: 'ci' });
 
   await dev.db('shop').collection<any>('items').insertOne({ _id: 'c1', name: 'orig' });
   await dev.db('admin').command({ argonBranchCreate: 'manual-src' });

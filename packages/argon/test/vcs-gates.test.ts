@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -5,7 +6,7 @@ import assert from 'node:assert/strict';
 import { deserialize } from 'bson';
 import { Store } from '../src/index.js';
 import { ArgonError } from '../src/errors.js';
-import { branchGates, parseGate, removeGate, setGate, type GateReport } from '../src/vcs/gates.js';
+import { branchGates, gatesForDisplay, parseGate, removeGate, setGate, type GateReport } from '../src/vcs/gates.js';
 import { mergeBranches, revertRange } from '../src/vcs/merge.js';
 import { pendingMerge, resolveConflict, startManualMerge } from '../src/vcs/manual.js';
 import { tempStore } from './helpers.js';
@@ -35,7 +36,7 @@ async function webhook(decide: (body: any, n: number) => { status: number; delay
     req.on('data', (chunk) => (text += chunk));
     req.on('end', () => {
       const body = JSON.parse(text);
-      bodies.push({ body, contentType: req.headers['content-type'], method: req.method });
+      bodies.push({ body, text, contentType: req.headers['content-type'], signature: req.headers['x-argon-signature'], method: req.method });
       const { status, delayMs = 0 } = decide(body, bodies.length);
       setTimeout(() => res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'looks good' : 'no: totals must be checked'), delayMs);
     });
@@ -291,6 +292,27 @@ test('gates, pending merges and merge reports survive reopening the store', asyn
     assert.equal(reopened.get('main', 'shop', 'orders', 3)!.total, 300);
   } finally {
     await reopened?.close();
+    await done();
+  }
+});
+
+test('a webhook with a secret gets an HMAC-SHA256 signature of the exact body; listings never show the secret', async () => {
+  const { store, done } = await tempStore();
+  const hook = await webhook(() => ({ status: 200 }));
+  try {
+    await setGate(store, 'main', { name: 'signed', kind: 'webhook', url: `${hook.url}?token=abc`, secret: 's3cret' });
+    await withSale(store, [rep(1, { total: 11 })]);
+    await mergeBranches(store, 'sale', 'main');
+    const { text, signature } = hook.bodies[0];
+    assert.equal(signature, `sha256=${createHmac('sha256', 's3cret').update(text).digest('hex')}`);
+    const [forAdmin] = gatesForDisplay(branchGates(store, 'main'), true) as any[];
+    assert.equal(forAdmin.secret, '***');
+    assert.equal(forAdmin.url, `${hook.url}?token=abc`);
+    const [forViewer] = gatesForDisplay(branchGates(store, 'main'), false) as any[];
+    assert.equal(forViewer.url, `${hook.url}?***`);
+    assert.equal(branchGates(store, 'main')[0]!.kind === 'webhook' && (branchGates(store, 'main')[0] as any).secret, 's3cret', 'kept for signing');
+  } finally {
+    await hook.close();
     await done();
   }
 });

@@ -62,8 +62,15 @@ function redact(args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) {
     if (NOISE_FIELDS.has(k) || v === undefined) continue;
-    out[k] = SECRET_FIELDS.has(k) ? '***' : v;
+    out[k] = SECRET_FIELDS.has(k) ? '***' : hideNested(v);
   }
   // Relaxed Extended JSON: BSON wrapper types (Long, ObjectId) stored as plain JSON values.
   return EJSON.serialize(out, { relaxed: true }) as Record<string, unknown>;
+}
+
+/** Secrets can sit deeper than the top level (a merge gate's webhook secret). */
+function hideNested(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(hideNested);
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_FIELDS.has(k) ? '***' : hideNested(v)]));
 }

@@ -46,12 +46,13 @@ export function registerGateCommands(program: Command, serverUri: () => string):
     .option('--ns <db.collection>', 'the collection a schema or pipeline gate checks')
     .option('--webhook <url>', 'POST the merge as JSON there; a 2xx reply passes')
     .option('--timeout <ms>', 'with --webhook: how long to wait for the reply', '10000')
+    .option('--secret-env <VAR>', 'with --webhook: sign each call (X-Argon-Signature: sha256=HMAC of the body) with the secret in this environment variable')
     .action((branch: string, name: string, o: Doc) => {
       const kinds = ['schema', 'pipeline', 'webhook'].filter((k) => o[k] !== undefined);
       if (kinds.length !== 1) throw new ArgonError('BadValue', 'give exactly one of --schema, --pipeline, --webhook');
       const spec: Doc =
         o.webhook !== undefined
-          ? { name, kind: 'webhook', url: o.webhook, timeoutMs: Number(o.timeout) }
+          ? { name, kind: 'webhook', url: o.webhook, timeoutMs: Number(o.timeout), ...webhookSecret(o.secretEnv) }
           : o.schema !== undefined
             ? { name, kind: 'jsonSchema', ...namespace(o.ns), schema: jsonArg(o.schema, '--schema'), scope: o.changed ? 'changed' : 'all' }
             : { name, kind: 'pipeline', ...namespace(o.ns), pipeline: jsonArg(o.pipeline, '--pipeline') };
@@ -120,4 +121,12 @@ export function registerGateCommands(program: Command, serverUri: () => string):
         );
       }),
     );
+}
+
+/** Read from the environment, so the secret shows neither in the shell history nor in `ps`. */
+function webhookSecret(variable: string | undefined): { secret?: string } {
+  if (variable === undefined) return {};
+  const secret = process.env[variable];
+  if (!secret) throw new ArgonError('BadValue', `--secret-env: the environment variable ${variable} is not set`);
+  return { secret };
 }

@@ -1,6 +1,7 @@
 import { deserialize, type Document } from 'bson';
 import { ArgonError } from '../errors.js';
-import { branchGates, removeGate, setGate } from '../vcs/gates.js';
+import { roleAllows } from '../auth/roles.js';
+import { branchGates, gatesForDisplay, removeGate, setGate } from '../vcs/gates.js';
 import { abortMerge, pendingDoc, pendingMerge, resolveConflict, type Take } from '../vcs/manual.js';
 import type { CommandContext } from './context.js';
 import { docArg, numberArg, plainNumbers, stringArg } from './values.js';
@@ -19,17 +20,18 @@ export async function argonGateSet(cmd: Document, ctx: CommandContext): Promise<
   const branch = stringArg(cmd, 'argonGateSet');
   const spec = docArg(cmd, 'gate');
   if (!spec) throw new ArgonError('BadValue', "'gate' (the gate's definition) is required");
-  return { gates: await setGate(ctx.store, branch, plainNumbers(spec)), ok: 1 };
+  return { gates: gatesForDisplay(await setGate(ctx.store, branch, plainNumbers(spec)), true), ok: 1 };
 }
 
 /** `{argonGateList: branch}` */
 export function argonGateList(cmd: Document, ctx: CommandContext): Document {
-  return { gates: branchGates(ctx.store, stringArg(cmd, 'argonGateList')), ok: 1 };
+  const admin = roleAllows(ctx.server.auth.roleOf(ctx.caller.principal, 'admin', true), 'admin');
+  return { gates: gatesForDisplay(branchGates(ctx.store, stringArg(cmd, 'argonGateList')), admin), ok: 1 };
 }
 
 /** `{argonGateDelete: branch, name}` */
 export async function argonGateDelete(cmd: Document, ctx: CommandContext): Promise<Document> {
-  return { gates: await removeGate(ctx.store, stringArg(cmd, 'argonGateDelete'), stringArg(cmd, 'name')), ok: 1 };
+  return { gates: gatesForDisplay(await removeGate(ctx.store, stringArg(cmd, 'argonGateDelete'), stringArg(cmd, 'name')), true), ok: 1 };
 }
 
 /** `{argonMergeList: target, limit?}`: merges into a branch, newest first, with their reports (strategy, counts, gates). */

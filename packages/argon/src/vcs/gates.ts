@@ -19,6 +19,7 @@
  * The first two run inside the merge's write batch, which reads its own uncommitted writes, so
  * they judge exactly the state that commits, without a temporary branch.
  */
+import { createHmac } from 'node:crypto';
 import { deserialize, EJSON, serialize, type Document } from 'bson';
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
@@ -49,6 +50,8 @@ export interface WebhookGate {
   kind: 'webhook';
   url: string;
   timeoutMs: number;
+  /** When set, each call carries `X-Argon-Signature: sha256=<HMAC-SHA256 of the body>` so the receiver can tell it is us. */
+  secret?: string;
 }
 
 export type Gate = SchemaGate | PipelineGate | WebhookGate;
@@ -139,7 +142,9 @@ export async function parseGate(spec: Document): Promise<Gate> {
       if (protocol !== 'http:' && protocol !== 'https:') throw badGate('a webhook URL must be http or https');
       const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) throw badGate(`'timeoutMs' must be a number of milliseconds up to ${MAX_TIMEOUT_MS}`);
-      return { name, kind: 'webhook', url, timeoutMs };
+      const secret = spec.secret;
+      if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) throw badGate("'secret' must be a non-empty string");
+      return { name, kind: 'webhook', url, timeoutMs, ...(secret === undefined ? {} : { secret }) };
     }
     default:
       throw badGate(`unknown kind '${String(spec.kind)}': use jsonSchema, pipeline or webhook`);
@@ -227,7 +232,9 @@ export function callWebhooks(gates: Gate[], payload: Document): Promise<GateRepo
 async function callWebhook(gate: WebhookGate, body: string): Promise<GateReport> {
   const report: GateReport = { name: gate.name, kind: 'webhook', passed: false, details: {} };
   try {
-    const reply = await fetch(gate.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(gate.timeoutMs) });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (gate.secret !== undefined) headers['x-argon-signature'] = `sha256=${createHmac('sha256', gate.secret).update(body).digest('hex')}`;
+    const reply = await fetch(gate.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(gate.timeoutMs) });
     report.passed = reply.ok;
     report.details = { status: reply.status, body: (await reply.text()).slice(0, REPLY_CHARS) };
   } catch (error) {
@@ -249,4 +256,21 @@ function failure(report: GateReport): string {
 export function gateFailure(target: string, reports: GateReport[]): ArgonError {
   const failed = reports.filter((r) => !r.passed).map((r) => `${r.name} (${r.kind}): ${failure(r)}`);
   return new ArgonError('MergeGateFailed', `merge into '${target}' refused by its gates: ${failed.join('; ')}`, { gates: reports });
+}
+
+/**
+ * Gates as shown to a caller: webhook secrets never, and to non-admins not the URL's query or
+ * credentials either (tokens often travel there).
+ */
+export function gatesForDisplay(gates: Gate[], admin: boolean): Gate[] {
+  return gates.map((g) => {
+    if (g.kind !== 'webhook') return g;
+    const { secret, ...shown } = g;
+    if (secret !== undefined) Object.assign(shown, { secret: '***' });
+    if (admin) return shown;
+    const url = new URL(g.url);
+    if (url.username || url.password) [url.username, url.password] = ['***', ''];
+    if (url.search) url.search = '?***';
+    return { ...shown, url: url.toString() };
+  });
 }
