@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { adminApi, DEFAULT_PRICES, type Prices } from './admin.js';
 import { GarbageCollector } from './block/gc.js';
+import { NodeMonitor } from './block/monitor.js';
 import { LocalDataNode } from './block/local.js';
 import type { DataNode } from './block/types.js';
 import { openMetadata } from './meta/open.js';
@@ -30,6 +31,8 @@ export interface PlinthOptions {
   region?: string;
   /** Period of the garbage collector's sweeps. Default 1 h. */
   gcIntervalMs?: number;
+  /** Period of the data node's scrub (every blob re-read and checked). Default 24 h; 0 never. */
+  scrubIntervalMs?: number;
   /** The first (admin) user; from the environment or credentials.json when absent (see users.ts). */
   admin?: UserSpec;
   /** Also accept virtual-hosted-style requests for `<bucket>.<domain>`. */
@@ -56,6 +59,7 @@ export class PlinthServer {
     readonly meta: MetadataStore,
     readonly node: DataNode,
     readonly gc: GarbageCollector,
+    readonly monitor: NodeMonitor,
     readonly metrics: PlinthMetrics,
     readonly log: Logger,
     readonly admin: User,
@@ -87,9 +91,11 @@ export class PlinthServer {
       const { admin, credentialsFile } = await bootstrapUsers(meta, options.dataDir, log, { admin: options.admin, usersFile: options.usersFile });
       const metrics = new PlinthMetrics(() => meta.stats());
       const gc = new GarbageCollector({ meta, node, registry: metrics.registry, logger: log, intervalMs: options.gcIntervalMs });
-      const server = new PlinthServer(meta, node, gc, metrics, log, admin, credentialsFile, options);
+      const monitor = new NodeMonitor({ node, meta, logger: log, scrubIntervalMs: options.scrubIntervalMs });
+      const server = new PlinthServer(meta, node, gc, monitor, metrics, log, admin, credentialsFile, options);
       await server.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 9000 });
       gc.start();
+      monitor.start();
       return server;
     } catch (err) {
       await meta.close().catch(() => {});
@@ -112,6 +118,7 @@ export class PlinthServer {
   async stop(): Promise<void> {
     await this.app.close();
     await this.gc.stop();
+    await this.monitor.stop();
     await this.meta.close();
   }
 
