@@ -361,6 +361,21 @@ test("a branch endpoint's stream sees that branch's writes only", async () => {
   }
 });
 
+test('a branch reset or renamed away invalidates the streams that followed it', async () => {
+  const onBranch = new MongoClient(await branchUri('cs-reset'), { serverSelectionTimeoutMS: 5000 });
+  try {
+    const stream = await opened(onBranch.db('cs10').collection<any>('c').watch());
+    await onBranch.db('cs10').collection<any>('c').insertOne({ _id: 'kept?' });
+    assert.equal(((await take(stream, 1))[0] as any).documentKey._id, 'kept?');
+    await env.client.db('admin').command({ argonBranchReset: 'cs-reset', backup: 'cs-reset-old' });
+    const [event] = (await take(stream, 1)) as any[];
+    assert.equal(event.operationType, 'invalidate');
+    assert.equal(stream.closed, true);
+  } finally {
+    await onBranch.close();
+  }
+});
+
 test('cursor protocol: non-zero id, awaitData getMore times out with an empty batch and a newer token, a commit wakes it', async () => {
   const db = env.client.db('cs10');
   const reply = await command(db, { aggregate: 'w', pipeline: [{ $changeStream: {} }], cursor: {} });

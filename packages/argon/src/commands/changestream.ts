@@ -174,6 +174,8 @@ class ChangeStream implements AwaitableCursor {
   private closed = false;
   private wake: (() => void) | null = null;
   private readonly unsubscribe: () => void;
+  /** The branch record the stream follows: a reset or rename replaces it under the name. */
+  private readonly branchId: number;
 
   constructor(
     private readonly store: Store,
@@ -187,6 +189,7 @@ class ChangeStream implements AwaitableCursor {
     private readonly notBefore: { t: number; i: number } | null,
   ) {
     this.after = start;
+    this.branchId = store.getBranch(branch).id;
     this.unsubscribe = store.onCommit((name) => {
       if (name === this.branch) this.wake?.();
     });
@@ -248,6 +251,15 @@ class ChangeStream implements AwaitableCursor {
   }
 
   private scan(limit: number, out: Document[]): void {
+    if (this.timelineReplaced()) {
+      // As a dropped collection does, a branch reset or renamed away ends its streams.
+      const now = new Date();
+      const position = { lsn: this.after.lsn, index: END_INDEX - 1, step: STEP_INVALIDATE };
+      out.push({ _id: encodeToken(position), operationType: 'invalidate', clusterTime: new Timestamp({ t: Math.floor(now.getTime() / 1000), i: this.after.lsn }), wallTime: now });
+      this.after = position;
+      this.invalidated = true;
+      return;
+    }
     const upTo = this.store.durableLsn;
     const source = this.candidates(upTo);
     let exhausted = false;
@@ -280,6 +292,11 @@ class ChangeStream implements AwaitableCursor {
     }
     source.return(undefined);
     if (exhausted && compare(this.after, endOf(upTo)) < 0) this.after = endOf(upTo);
+  }
+
+  private timelineReplaced(): boolean {
+    const current = this.store.listBranches().find((b) => b.name === this.branch);
+    return current === undefined || current.id !== this.branchId;
   }
 
   private transform(events: Document[]): Document[] {
