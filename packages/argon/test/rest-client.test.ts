@@ -144,3 +144,59 @@ test('the API key goes as a bearer token; without one the server answers 401', a
     await secured.stop();
   }
 });
+
+test('the client covers history, gates, manual merges, audit, API keys and users', async () => {
+  const secured = await startHttpServer(true);
+  try {
+    const { apiKey, user, password } = JSON.parse(readFileSync(secured.server.credentialsFile!, 'utf8')) as { apiKey: string; user: string; password: string };
+    const admin = new ArgonRestClient({ baseUrl: secured.baseUrl, apiKey });
+    const write = async (ref: string, fn: (items: import('mongodb').Collection<any>) => Promise<unknown>) => {
+      const { port } = await admin.endpoint(ref);
+      const client = new MongoClient(`mongodb://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/?directConnection=true`);
+      try {
+        await fn(client.db('shop').collection('items'));
+      } finally {
+        await client.close();
+      }
+    };
+    await write('main', (items) => items.insertOne({ _id: 7, name: 'pen' }));
+    await admin.createBranch({ name: 'edit' });
+    await write('edit', (items) => items.updateOne({ _id: 7 }, { $set: { name: 'red pen' } }));
+    await write('main', (items) => items.updateOne({ _id: 7 }, { $set: { name: 'blue pen' } }));
+
+    const versions = await admin.history('main', 'shop.items', 7);
+    assert.deepEqual(versions.map((v) => [v.op, v.who, (v.document as any)?.name]), [['update', `${user}@admin`, 'blue pen'], ['insert', `${user}@admin`, 'pen']]);
+    assert.equal((await admin.log('main', { ns: 'shop.items', id: 7 })).entries.length, 2);
+
+    const gates = await admin.setGate('main', { name: 'named', kind: 'jsonSchema', db: 'shop', coll: 'items', schema: { required: ['name'] } } as any);
+    assert.deepEqual(gates.map((g) => g.name), ['named']);
+    assert.deepEqual((await admin.gates('main')).map((g) => g.kind), ['jsonSchema']);
+
+    const started = await admin.merge({ source: 'edit', into: 'main', strategy: 'manual' });
+    assert.equal(started.status, 'conflicts');
+    const pending = await admin.pendingMerge('main');
+    assert.equal(pending?.unresolved, 1);
+    const resolved = await admin.resolveConflict('main', pending!.conflicts[0]!.id, { take: 'theirs' });
+    assert.equal(resolved.completed, true);
+    assert.equal(await admin.pendingMerge('main'), null);
+    const [merge] = await admin.merges('main');
+    assert.ok(merge!.gates?.every((g) => g.passed), 'the gate report is kept with the merge');
+    assert.deepEqual((await admin.deleteGate('main', 'named')), []);
+    await assert.rejects(admin.abortMerge('main'), (err: unknown) => err instanceof ArgonApiError && err.status >= 400);
+
+    await admin.createUser({ user: 'ana', password: 'pw-ana', roles: ['viewer'] });
+    assert.ok((await admin.users()).some((u) => u.user === 'ana' && u.roles[0]!.role === 'viewer'));
+    const created = await admin.createApiKey('laptop', 'viewer');
+    assert.ok((await admin.apiKeys()).some((k) => k.id === created.apiKey.id));
+    const viewer = new ArgonRestClient({ baseUrl: secured.baseUrl, apiKey: created.key });
+    await assert.rejects(viewer.createBranch({ name: 'nope' }), (err: unknown) => err instanceof ArgonApiError && err.status === 403);
+    await admin.revokeApiKey(created.apiKey.id);
+    await assert.rejects(viewer.listBranches(), (err: unknown) => err instanceof ArgonApiError && err.status === 401);
+    await admin.dropUser('ana');
+    const entries = await admin.audit({ command: 'argonConflictsResolve' });
+    assert.equal(entries[0]?.ok, true);
+    assert.ok(entries[0]!.time instanceof Date);
+  } finally {
+    await secured.stop();
+  }
+});

@@ -1,10 +1,23 @@
 import { EJSON } from 'bson';
 import type {
   ApiErrorBody,
+  ApiKeyInfo,
+  AuditEntry,
+  AuditQuery,
   Branch,
   CommitInfo,
   CommitRequest,
   CreateBranchRequest,
+  CreateUserRequest,
+  DocumentVersion,
+  Gate,
+  HistoryQuery,
+  MergeRecordView,
+  PendingMergeView,
+  ResolveConflictRequest,
+  ResolveConflictResult,
+  Role,
+  UserInfo,
   EndpointResponse,
   EndpointStatus,
   Health,
@@ -34,6 +47,11 @@ export class ArgonApiError extends Error {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** `id` travels as Extended JSON text, so an ObjectId or a number keeps its type. */
+function historyQuery(q: HistoryQuery): Query {
+  return { limit: q.limit, ns: q.ns, id: q.id === undefined ? undefined : EJSON.stringify(q.id, { relaxed: false }) };
+}
 
 /**
  * A typed client of the REST API (src/api/rest.ts): one method per route. New routes take one
@@ -103,9 +121,78 @@ export class ArgonRestClient {
     return (await this.request<{ endpoints: EndpointStatus[] }>('GET', '/v1/endpoints')).endpoints;
   }
 
-  /** A branch's change log, newest first, with its named commits. */
-  log(branch: string, options: { limit?: number } = {}): Promise<LogResponse> {
-    return this.request('GET', `/v1/branches/${encodeURIComponent(branch)}/log`, { query: { limit: options.limit } });
+  /** A branch's change log, newest first, with its named commits; filtered by collection and document. */
+  log(branch: string, options: HistoryQuery = {}): Promise<LogResponse> {
+    return this.request('GET', `/v1/branches/${encodeURIComponent(branch)}/log`, { query: historyQuery(options) });
+  }
+
+  /** Every version of one document, newest first. */
+  async history(branch: string, ns: string, id: unknown, options: { limit?: number } = {}): Promise<DocumentVersion[]> {
+    const path = `/v1/branches/${encodeURIComponent(branch)}/history`;
+    return (await this.request<{ versions: DocumentVersion[] }>('GET', path, { query: historyQuery({ ...options, ns, id }) })).versions;
+  }
+
+  /** Merges into a branch, newest first, with their gate reports. */
+  async merges(branch: string, options: { limit?: number } = {}): Promise<MergeRecordView[]> {
+    return (await this.request<{ merges: MergeRecordView[] }>('GET', `/v1/branches/${encodeURIComponent(branch)}/merges`, { query: { limit: options.limit } })).merges;
+  }
+
+  async gates(branch: string): Promise<Gate[]> {
+    return (await this.request<{ gates: Gate[] }>('GET', `/v1/branches/${encodeURIComponent(branch)}/gates`)).gates;
+  }
+
+  /** Adds or replaces a merge gate (admin); returns the branch's gates. */
+  async setGate(branch: string, gate: Omit<Gate, 'timeoutMs'> & { timeoutMs?: number }): Promise<Gate[]> {
+    const { name, ...spec } = gate;
+    return (await this.request<{ gates: Gate[] }>('PUT', `/v1/branches/${encodeURIComponent(branch)}/gates/${encodeURIComponent(name)}`, { body: spec })).gates;
+  }
+
+  async deleteGate(branch: string, name: string): Promise<Gate[]> {
+    return (await this.request<{ gates: Gate[] }>('DELETE', `/v1/branches/${encodeURIComponent(branch)}/gates/${encodeURIComponent(name)}`)).gates;
+  }
+
+  /** The pending manual merge into a branch, or null. */
+  async pendingMerge(branch: string): Promise<PendingMergeView | null> {
+    return (await this.request<{ merge: PendingMergeView | null }>('GET', `/v1/branches/${encodeURIComponent(branch)}/pending-merge`)).merge;
+  }
+
+  /** Resolves one conflict; resolving the last one completes the merge. */
+  resolveConflict(branch: string, conflict: number, resolution: ResolveConflictRequest): Promise<ResolveConflictResult> {
+    return this.request('POST', `/v1/branches/${encodeURIComponent(branch)}/pending-merge/conflicts/${conflict}`, { body: resolution });
+  }
+
+  async abortMerge(branch: string): Promise<void> {
+    await this.request('DELETE', `/v1/branches/${encodeURIComponent(branch)}/pending-merge`);
+  }
+
+  /** The audit log, newest first (admin). */
+  async audit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return (await this.request<{ entries: AuditEntry[] }>('GET', '/v1/audit', { query: { ...query } })).entries;
+  }
+
+  async apiKeys(): Promise<ApiKeyInfo[]> {
+    return (await this.request<{ apiKeys: ApiKeyInfo[] }>('GET', '/v1/apikeys')).apiKeys;
+  }
+
+  /** A new key acting as the caller; `key` is shown this once. */
+  createApiKey(name: string, role?: Role): Promise<{ key: string; apiKey: ApiKeyInfo }> {
+    return this.request('POST', '/v1/apikeys', { body: { name, role } });
+  }
+
+  async revokeApiKey(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/apikeys/${encodeURIComponent(id)}`);
+  }
+
+  async users(): Promise<UserInfo[]> {
+    return (await this.request<{ users: UserInfo[] }>('GET', '/v1/users')).users;
+  }
+
+  async createUser(user: CreateUserRequest): Promise<void> {
+    await this.request('POST', '/v1/users', { body: user });
+  }
+
+  async dropUser(name: string): Promise<void> {
+    await this.request('DELETE', `/v1/users/${encodeURIComponent(name)}`);
   }
 
   async commit(branch: string, commit: CommitRequest): Promise<CommitInfo> {

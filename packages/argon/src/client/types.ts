@@ -7,8 +7,13 @@ import type { EndpointStatus } from '../server/server.js';
 import type { CommitInfo, LogEntry } from '../storage/types.js';
 import type { RefDiff } from '../vcs/diff.js';
 import type { MergeResult, MergeStrategy } from '../vcs/merge.js';
+import type { Gate, GateReport } from '../vcs/gates.js';
+import type { PendingMerge, Take } from '../vcs/manual.js';
+import type { AuditRecord } from '../auth/audit.js';
+import type { ApiKeyInfo } from '../auth/apikeys.js';
+import type { Role } from '../auth/roles.js';
 
-export type { CommitInfo, EndpointStatus, LogEntry, MergeResult, MergeStrategy, RefDiff };
+export type { ApiKeyInfo, CommitInfo, EndpointStatus, Gate, GateReport, LogEntry, MergeResult, MergeStrategy, RefDiff, Role, Take };
 
 export interface RestClientOptions {
   /** Where the server's HTTP port answers, e.g. `http://127.0.0.1:8080`. */
@@ -102,4 +107,67 @@ export interface ApiErrorBody {
   /** Argon's numeric MongoDB code; the HTTP framework's own errors carry a string code instead. */
   code?: number | string;
   message: string;
+}
+
+/** Log and history filters: `ns` is `db` or `db.collection`; `id` an `_id` (needs `ns` as db.collection). */
+export interface HistoryQuery {
+  limit?: number;
+  ns?: string;
+  id?: unknown;
+}
+
+/** One version of a document: who made it, how, and the document then (null once deleted). */
+export interface DocumentVersion {
+  lsn: number;
+  time: Date;
+  who: string | null;
+  op: 'insert' | 'update' | 'delete';
+  document?: Record<string, unknown> | null;
+  /** Older than the retention window: the version's content is gone. */
+  compacted?: true;
+}
+
+/** A merge into a branch, with its report (strategy, counts, gate verdicts) when it has one. */
+export interface MergeRecordView extends Record<string, unknown> {
+  gates?: GateReport[];
+}
+
+/** A pending manual merge as listed: its conflicts and how many are still open. */
+export type PendingMergeView = Omit<PendingMerge, 'sourceId' | 'nextConflictId'> & { unresolved: number };
+
+export interface ResolveConflictRequest {
+  take?: Take | 'value';
+  value?: unknown;
+}
+
+export interface ResolveConflictResult {
+  /** Whether that was the last conflict and the merge applied. */
+  completed: boolean;
+  merge: PendingMergeView | null;
+  result?: MergeResult;
+}
+
+export type AuditEntry = Omit<AuditRecord, 'time'> & { time: Date };
+
+export interface AuditQuery {
+  limit?: number;
+  command?: string;
+  who?: string;
+  after?: number;
+}
+
+export interface UserInfo {
+  _id: string;
+  user: string;
+  db: string;
+  roles: { role: string; db: string }[];
+  mechanisms: string[];
+  customData?: Record<string, unknown>;
+}
+
+export interface CreateUserRequest {
+  user: string;
+  password: string;
+  roles: (string | { role: string; db: string })[];
+  customData?: Record<string, unknown>;
 }
