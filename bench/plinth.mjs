@@ -4,6 +4,8 @@
 //   npm run bench:plinth                        3 s per cell after 1 s of warm-up, 1 GiB streamed (~2.5 minutes)
 //   npm run bench:plinth -- --quick             1 s per cell, 256 MiB streamed
 //   npm run bench:plinth -- --server-prof=DIR   write a V8 CPU profile of the Plinth server to DIR
+//   npm run bench:plinth -- --only=GET:1MiB:16  only these cells (OP:SIZE:CLIENTS, comma-separated;
+//                                               a part may be *), and no stream test
 //
 // Cells: PUT and GET of 4 KiB and 1 MiB objects with 1 and 16 concurrent clients (async workers
 // sharing one keep-alive http.Agent of up to 16 sockets per client kind). Plinth is measured through two clients:
@@ -38,6 +40,15 @@ const { SignatureV4 } = sdkRequire('@smithy/signature-v4');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const serverProf = args.find((a) => a.startsWith('--server-prof='))?.slice('--server-prof='.length);
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+  .map((cell) => cell.split(':'));
+/** Whether a cell was asked for: every cell without --only. */
+const wanted = (op, size, clients) =>
+  !only ||
+  only.some(([o = '*', s = '*', c = '*']) => (o === '*' || o === op) && (s === '*' || s === size.label.replace(' ', '')) && (c === '*' || Number(c) === clients));
 const DURATION_MS = quick ? 1000 : 3000;
 const WARMUP_MS = quick ? 300 : 1000;
 const MiB = 1024 * 1024;
@@ -391,6 +402,7 @@ async function main() {
     for (const op of ['PUT', 'GET']) {
       for (const size of SIZES) {
         for (const clients of CLIENTS) {
+          if (!wanted(op, size, clients)) continue;
           const cell = { op, size, clients, plinth: [], nginx: null };
           for (const target of targets) {
             const r = await runCell(target, op, size, clients, () => [plinth.pid]);
@@ -412,7 +424,7 @@ async function main() {
     await plinth.stop();
     plinth = undefined;
 
-    const stream = await streamTest(work, nginx);
+    const stream = only ? null : await streamTest(work, nginx);
     print(cells, stream, { load0, pressure0, startRss, cellsRss });
   } finally {
     for (const target of targets) target.close();
@@ -465,7 +477,7 @@ function print(cells, stream, { load0, pressure0, startRss, cellsRss }) {
   );
 
   const goals = [];
-  for (const op of ['PUT', 'GET']) {
+  for (const op of ['PUT', 'GET'].filter((o) => cells.some((c) => c.op === o))) {
     clientNames.forEach((client, k) => {
       const worst = cells.filter((c) => c.op === op).reduce((a, b) => (a.plinth[k].p95 >= b.plinth[k].p95 ? a : b));
       const p95 = worst.plinth[k].p95;
@@ -478,12 +490,16 @@ function print(cells, stream, { load0, pressure0, startRss, cellsRss }) {
       goals.push([`1 MiB GET ≥ 50% of nginx's throughput, ${c.clients} client${c.clients > 1 ? 's' : ''} (${r.client})`, c.nginx ? fmtPct(ratio) : 'nginx not run', c.nginx ? (ratio >= 0.5 ? 'yes' : 'NO') : '—']);
     }
   }
-  for (const op of ['put', 'get']) {
+  for (const op of stream ? ['put', 'get'] : []) {
     const m = stream[op];
     goals.push([`server RSS growth < ${fmtMiB(MEMORY_GOAL)} streaming a ${streamed} ${op.toUpperCase()}`, `+${fmtMiB(m.growth)} (${fmtMiB(m.base)} → ${fmtMiB(m.peak)})`, m.growth < MEMORY_GOAL ? 'yes' : 'NO']);
   }
   console.log(`\n${table(['goal', 'figure', 'met'], goals)}`);
+  if (stream) printStream(stream);
+  console.log(`\nPlinth server RSS in the throughput cells: ${fmtMiB(startRss)} after start, peak ${fmtMiB(cellsRss)}.`);
+}
 
+function printStream(stream) {
   const peer = (op) => (stream.peer ? `${fmtMiBps(stream.peer[op])} MiB/s` : '—');
   console.log(
     `\n${table(
@@ -494,7 +510,6 @@ function print(cells, stream, { load0, pressure0, startRss, cellsRss }) {
       ],
     )}`,
   );
-  console.log(`\nPlinth server RSS in the throughput cells: ${fmtMiB(startRss)} after start, peak ${fmtMiB(cellsRss)}.`);
 }
 
 main().catch((err) => {

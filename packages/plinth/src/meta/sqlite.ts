@@ -1,3 +1,4 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { SQLITE } from './dialect.js';
 import type { CostDelta, Int, ObjectPartRow } from './rows.js';
@@ -11,13 +12,21 @@ const COST_WRITE_DELAY_MS = 1000;
  * The embedded metadata store. better-sqlite3 is synchronous, so each piece of work (an
  * operation, or one batch of a listing) runs to its end without interleaving with other
  * requests; changes still run in IMMEDIATE transactions so another process sharing the file (a
- * CLI) never sees half of one and a crash rolls them back. WAL with synchronous=FULL: a commit
- * has reached the disk when the call returns.
+ * CLI) never sees half of one and a crash rolls them back.
  *
- * That wait is an fsync on the event loop, so the request and egress counters (addCost, two per
- * GET) are summed in memory and written together at most COST_WRITE_DELAY_MS later: written one
- * by one they capped every request at the disk's fsync rate. costs() and close() write what is
- * pending first, so readers miss nothing; a crash loses at most that last second of counts.
+ * Durability without blocking the event loop (group commit): SQLite runs in WAL mode with
+ * synchronous=NORMAL, so a commit only write()s its frames to the WAL, and the operation then
+ * awaits an fsync of the WAL file in the thread pool before it resolves. Concurrent operations
+ * share one fsync: a caller waits for the first fsync that started after its commit. This is
+ * exactly what synchronous=FULL would guarantee (FULL is NORMAL plus an fsync of the WAL at
+ * commit), minus the event loop standing still for every commit. A checkpoint cannot undo it:
+ * under NORMAL, SQLite fsyncs the WAL before copying frames into the database, and the WAL file
+ * (the inode our handle syncs) is only removed when the last connection closes.
+ *
+ * The request and egress counters (addCost, two per GET) are summed in memory and written
+ * together at most COST_WRITE_DELAY_MS later, without waiting for the disk: costs() and close()
+ * write what is pending first, so readers miss nothing; a crash loses at most the last seconds
+ * of counts (the estimates are an order of magnitude anyway).
  */
 export class SqliteMetadataStore extends SqlMetadataStore {
   readonly kind = 'sqlite' as const;
@@ -26,6 +35,15 @@ export class SqliteMetadataStore extends SqlMetadataStore {
   /** Counters added since the last write, per bucket. */
   private readonly pendingCosts = new Map<string, CostDelta>();
   private costTimer: NodeJS.Timeout | undefined;
+  /** The WAL file, for the fsyncs that make commits durable; absent for ':memory:'. */
+  private wal: FileHandle | undefined;
+  /** Statements that changed something, counted; and how many of them an fsync has covered. */
+  private written = 0;
+  private synced = 0;
+  /** The fsync in flight, if any. */
+  private syncing: Promise<void> | undefined;
+  /** Set while a pending row is written: it needs no fsync of its own (see insertPending). */
+  private deferDurability = false;
 
   /** `file` is the database path, or ':memory:'. */
   constructor(private readonly file: string) {
@@ -36,11 +54,13 @@ export class SqliteMetadataStore extends SqlMetadataStore {
     const db = new Database(this.file);
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       this.database = db;
       await this.transaction(this.migrate());
+      // The WAL exists from the first transaction in WAL mode on.
+      if (this.file !== ':memory:') this.wal = await open(`${this.file}-wal`, 'r');
     } catch (err) {
       await this.close();
       throw err;
@@ -51,6 +71,9 @@ export class SqliteMetadataStore extends SqlMetadataStore {
     try {
       if (this.database !== undefined) this.writeCosts();
     } finally {
+      await this.syncing?.catch(() => undefined);
+      await this.wal?.close();
+      this.wal = undefined;
       this.statements.clear();
       this.database?.close();
       this.database = undefined;
@@ -65,6 +88,7 @@ export class SqliteMetadataStore extends SqlMetadataStore {
   private execute({ sql, values, script }: Statement): unknown[] {
     if (script) {
       this.db.exec(sql);
+      this.written++;
       return [];
     }
     let statement = this.statements.get(sql);
@@ -76,6 +100,7 @@ export class SqliteMetadataStore extends SqlMetadataStore {
     const params = Object.fromEntries(values.map((value, i) => [i + 1, value]));
     if (statement.reader) return statement.all(params);
     statement.run(params);
+    this.written++;
     return [];
   }
 
@@ -86,27 +111,51 @@ export class SqliteMetadataStore extends SqlMetadataStore {
   }
 
   protected async run<T>(steps: Steps<T>): Promise<T> {
-    return this.complete(steps);
+    const before = this.written;
+    const result = this.complete(steps);
+    if (this.written !== before) await this.durable();
+    return result;
   }
 
   protected async transaction<T>(steps: Steps<T>): Promise<T> {
-    return this.db.transaction(() => this.complete(steps)).immediate();
+    const defer = this.deferDurability;
+    const result = this.db.transaction(() => this.complete(steps)).immediate();
+    if (!defer) await this.durable();
+    return result;
+  }
+
+  /** Resolves once an fsync that started after every change made so far has finished. */
+  private async durable(): Promise<void> {
+    const target = this.written;
+    while (this.wal !== undefined && this.synced < target) {
+      if (this.syncing === undefined) {
+        const covers = this.written;
+        this.syncing = this.wal
+          .datasync()
+          .then(() => {
+            this.synced = Math.max(this.synced, covers);
+          })
+          .finally(() => {
+            this.syncing = undefined;
+          });
+      }
+      await this.syncing;
+    }
   }
 
   /**
-   * A pending row is committed without an fsync of its own. The commit that publishes the version
-   * is FULL, and its fsync of the WAL also covers this earlier frame, so an acknowledged write is
-   * as durable as before; a pending row lost with the power belonged to an unacknowledged write
-   * and leaves at most an unreferenced blob, which the collector removes. One fsync per PUT on the
-   * event loop instead of two. The transaction runs synchronously inside the try (better-sqlite3),
-   * so no other statement ever runs with synchronous = NORMAL.
+   * A pending row resolves without waiting for an fsync. The commit that publishes the version
+   * waits for one, which also covers this earlier frame, so an acknowledged write is as durable;
+   * a pending row lost with the power belonged to an unacknowledged write and leaves at most an
+   * unreferenced blob, which the collector removes. transaction() reads the flag before its first
+   * await, so it applies to this one transaction only.
    */
   override insertPending(version: ObjectVersion): Promise<void> {
-    this.db.pragma('synchronous = NORMAL');
+    this.deferDurability = true;
     try {
       return super.insertPending(version);
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.deferDurability = false;
     }
   }
 

@@ -1,4 +1,3 @@
-import { pipeline, Transform, type Readable } from 'node:stream';
 import type { ReadRange } from '../block/types.js';
 import type { Bucket, ObjectVersion } from '../meta/types.js';
 import { S3Error } from './errors.js';
@@ -58,26 +57,6 @@ function partRange(version: ObjectVersion, value: string): { range?: ReadRange; 
   return { range: sizes[index]! > 0 ? { start, end: start + sizes[index]! - 1 } : undefined, count: sizes.length };
 }
 
-/**
- * Counts the bytes that actually leave as egress when the response ends, however it ends. The
- * pipeline destroys the source when the response is cut short, and passes a checksum failure on
- * so the response is aborted; those errors reach the router through the returned stream, so the
- * pipeline's own callback has nothing left to do.
- */
-function metered(ctx: GatewayContext, bucket: string, source: Readable): Readable {
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  pipeline(source, counter, () => {});
-  counter.once('close', () => {
-    ctx.meta.addCost(bucket, { egressBytes: bytes }).catch((err: unknown) => ctx.log.warn({ err, bucket }, 'egress not counted'));
-  });
-  return counter;
-}
 
 async function readObject(req: S3Request, ctx: GatewayContext, withBody: boolean): Promise<S3Response> {
   const overrides = responseOverrides(req);
@@ -111,7 +90,15 @@ async function readObject(req: S3Request, ctx: GatewayContext, withBody: boolean
   Object.assign(headers, overrides);
   const status = range ? 206 : 200;
   if (!withBody) return { status, headers };
-  return { status, headers, body: metered(ctx, bucket.name, await contentStream(ctx, version, range)) };
+  return {
+    status,
+    headers,
+    body: await contentStream(ctx, version, range),
+    // Egress is what actually left, however the response ended.
+    sent: (bytes) => {
+      ctx.meta.addCost(bucket.name, { egressBytes: bytes }).catch((err: unknown) => ctx.log.warn({ err, bucket: bucket.name }, 'egress not counted'));
+    },
+  };
 }
 
 export const getObject: Handler = (req, ctx) => readObject(req, ctx, true);

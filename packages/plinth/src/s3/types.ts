@@ -48,6 +48,8 @@ export interface S3Response {
   headers?: Record<string, string | number>;
   /** XML text (sent as application/xml), bytes, or a stream (object data). */
   body?: string | Buffer | Readable;
+  /** Called once a stream body's response has ended, however it ended, with the bytes sent. */
+  sent?: (bytes: number) => void;
 }
 
 export interface GatewayConfig {
