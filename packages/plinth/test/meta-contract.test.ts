@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { compareKeys } from '../src/meta/listing.js';
 import { openMetadata, SQLITE_FILE } from '../src/meta/open.js';
-import type { ListObjectsPage, MetadataStore, ObjectVersion } from '../src/meta/types.js';
+import { UploadGoneError, type ListObjectsPage, type MetadataStore, type ObjectVersion } from '../src/meta/types.js';
 import { bucket, content, OWNER, pending, put, putDeleteMarker } from './helpers/meta-fixtures.js';
 import { metadataBackends, stopTestPostgres, type MetadataTestEnv } from './helpers/postgres.js';
 
@@ -203,7 +203,7 @@ for (const backend of metadataBackends()) {
       await meta.createBucket(bucket('b'));
       await meta.insertPending(pending('b', 'k', 'null', { pendingId: 'first', contentType: 'text/first' }));
       await meta.insertPending(pending('b', 'k', 'null', { pendingId: 'second', contentType: 'text/second' }));
-      await meta.commit('b', 'k', 'null', content('blob2', 2), 'second');
+      await meta.commit('b', 'k', 'null', content('blob2', 2), { pendingId: 'second' });
       const committed = await meta.getObject('b', 'k');
       assert.deepEqual([committed?.contentType, committed?.placement.blob], ['text/second', 'blob2']);
       assert.equal(committed?.pendingId, undefined, 'a committed version has no pending id');
@@ -214,7 +214,7 @@ for (const backend of metadataBackends()) {
       assert.equal((await meta.stalePending(new Date(Date.now() + 60_000))).length, 1, 'no pending row of that id any more');
       await meta.abortPending('b', 'k', 'null', 'first');
       assert.deepEqual(await meta.stalePending(new Date(Date.now() + 60_000)), []);
-      await assert.rejects(meta.commit('b', 'k', 'null', content('blob1', 1), 'first'));
+      await assert.rejects(meta.commit('b', 'k', 'null', content('blob1', 1), { pendingId: 'first' }));
       assert.equal((await meta.getObject('b', 'k'))?.placement.blob, 'blob2');
     });
 
@@ -250,9 +250,9 @@ for (const backend of metadataBackends()) {
       assert.equal(await meta.blobReferenced('blobA'), false);
 
       assert.deepEqual(await put(meta, 'b', 'k', 'null', 'blobB'), { orphaned: [] }, 'same bytes again: still referenced');
-      assert.deepEqual(await meta.deleteVersion('b', 'k', 'null'), { orphaned: ['blobB'] });
+      assert.deepEqual(await meta.deleteVersion('b', 'k', 'null'), { removed: 'version', orphaned: ['blobB'] });
       assert.equal(await meta.getObject('b', 'k'), null);
-      assert.deepEqual(await meta.deleteVersion('b', 'k', 'null'), { orphaned: [] }, 'deleting what is gone is a no-op');
+      assert.deepEqual(await meta.deleteVersion('b', 'k', 'null'), { removed: null, orphaned: [] }, 'deleting what is gone is a no-op');
     });
 
     it('does not orphan a blob another key, version or upload part still references', async () => {
@@ -263,9 +263,9 @@ for (const backend of metadataBackends()) {
 
       await meta.createUpload({ uploadId: 'up', bucket: 'b', key: 'x', initiated: new Date(), ownerId: OWNER, template: { userMetadata: {}, tags: {}, acl: 'private' } });
       await meta.putPart({ uploadId: 'up', partNumber: 1, size: 5, etag: '"p"', lastModified: new Date(), blob: 'shared', xxhash64: 'xx' });
-      assert.deepEqual(await meta.deleteVersion('b', 'two', 'null'), { orphaned: [] });
+      assert.deepEqual(await meta.deleteVersion('b', 'two', 'null'), { removed: 'version', orphaned: [] });
       assert.equal(await meta.blobReferenced('shared'), true);
-      assert.deepEqual(await meta.deleteUpload('up'), { blobs: ['shared'] });
+      assert.deepEqual(await meta.deleteUpload('up'), { found: true, blobs: ['shared'] });
       assert.equal(await meta.blobReferenced('shared'), false);
     });
 
@@ -282,9 +282,9 @@ for (const backend of metadataBackends()) {
       const versions = await meta.listVersions({ bucket: 'b', maxKeys: 10 });
       assert.deepEqual(versions.objects.map((v) => [v.versionId, v.isLatest]), [['v3', true], ['v2', false], ['v1', false]]);
 
-      assert.deepEqual(await meta.deleteVersion('b', 'k', 'v3'), { orphaned: ['blob3'] });
+      assert.deepEqual(await meta.deleteVersion('b', 'k', 'v3'), { removed: 'version', orphaned: ['blob3'] });
       assert.deepEqual([(await meta.getObject('b', 'k'))?.versionId, (await meta.getObject('b', 'k'))?.isLatest], ['v2', true]);
-      assert.deepEqual(await meta.deleteVersion('b', 'k', 'v1'), { orphaned: ['blob1'] });
+      assert.deepEqual(await meta.deleteVersion('b', 'k', 'v1'), { removed: 'version', orphaned: ['blob1'] });
       assert.equal((await meta.getObject('b', 'k', 'v2'))?.isLatest, true, 'deleting an older version leaves the latest alone');
     });
 
@@ -305,7 +305,7 @@ for (const backend of metadataBackends()) {
         [['k', 'dm1', true, true], ['k', 'v1', false, false], ['other', 'v9', true, false]],
       );
 
-      assert.deepEqual(await meta.deleteVersion('b', 'k', 'dm1'), { orphaned: [] });
+      assert.deepEqual(await meta.deleteVersion('b', 'k', 'dm1'), { removed: 'deleteMarker', orphaned: [] });
       assert.deepEqual(keysOf(await meta.listObjects({ bucket: 'b', maxKeys: 10 })), ['k', 'other']);
       assert.equal((await meta.getObject('b', 'k'))?.versionId, 'v1');
     });
@@ -506,18 +506,32 @@ for (const backend of metadataBackends()) {
       assert.deepEqual(await meta.listParts('up1', 1, 100), [part(2, 'p2')]);
       assert.deepEqual(await meta.listParts('up1', 0, 1), [part(1, 'p1b')]);
 
-      // CompleteMultipartUpload: the object references the parts' blobs, so removing the upload frees none.
+      // CompleteMultipartUpload: the commit removes the upload; the object references the parts'
+      // blobs, so that frees none, and a second completion finds the upload gone.
+      const completed = content('', 10, { parts: [part(1, 'p1b'), part(2, 'p2')].map(({ size, blob, xxhash64, etag }) => ({ size, blob, xxhash64, etag })) });
       await meta.insertPending(pending('b', 'big', 'null'));
-      await meta.commit('b', 'big', 'null', content('', 10, { parts: [part(1, 'p1b'), part(2, 'p2')].map(({ size, blob, xxhash64, etag }) => ({ size, blob, xxhash64, etag })) }));
-      assert.deepEqual(await meta.deleteUpload('up1'), { blobs: [] });
+      assert.deepEqual(await meta.commit('b', 'big', 'null', completed, { completesUpload: 'up1' }), { orphaned: [] });
       assert.equal(await meta.getUpload('up1'), null);
       assert.deepEqual(await meta.listParts('up1', 0, 100), []);
+      assert.deepEqual(await meta.deleteUpload('up1'), { found: false, blobs: [] });
+      await meta.insertPending(pending('b', 'big', 'null', { pendingId: 'again' }));
+      await assert.rejects(meta.commit('b', 'big', 'null', completed, { pendingId: 'again', completesUpload: 'up1' }), UploadGoneError);
+      assert.equal((await meta.stalePending(new Date(Date.now() + 60_000))).length, 1, 'the refused commit left its pending row for the caller to drop');
+      await meta.abortPending('b', 'big', 'null', 'again');
 
       // AbortMultipartUpload: the parts' blobs are free.
       await meta.createUpload({ ...upload, uploadId: 'up2' });
       await meta.putPart({ ...part(1, 'q1'), uploadId: 'up2' });
       await meta.putPart({ ...part(2, 'q2'), uploadId: 'up2' });
       assert.deepEqual((await meta.deleteUpload('up2')).blobs.sort(), ['q1', 'q2']);
+
+      // A completion using only some parts orphans the others' blobs.
+      await meta.createUpload({ ...upload, uploadId: 'up3' });
+      await meta.putPart({ ...part(1, 'r1'), uploadId: 'up3' });
+      await meta.putPart({ ...part(2, 'r2'), uploadId: 'up3' });
+      await meta.insertPending(pending('b', 'partial', 'null'));
+      const onlyFirst = content('', 5, { parts: [part(1, 'r1')].map(({ size, blob, xxhash64, etag }) => ({ size, blob, xxhash64, etag })) });
+      assert.deepEqual(await meta.commit('b', 'partial', 'null', onlyFirst, { completesUpload: 'up3' }), { orphaned: ['r2'] });
     });
 
     it('lists uploads by key then initiation, with prefix and markers, and finds stale ones', async () => {
@@ -584,6 +598,49 @@ for (const backend of metadataBackends()) {
         { node: 'b-node', status: 'down', checked, bytesUsed: 0 },
         { node: 'local', status: 'up', checked, bytesUsed: 5_000_000_000 },
       ]);
+    });
+
+    it('decides a commit precondition inside the commit, against the live version', async () => {
+      await meta.createBucket(bucket('b', 'Enabled'));
+      const seen: ({ etag: string } | null)[] = [];
+      const record = (current: { etag: string } | null) => void seen.push(current);
+      await meta.insertPending(pending('b', 'k', 'v1'));
+      await meta.commit('b', 'k', 'v1', content('blob1', 1, { etag: '"e1"' }), { precondition: record });
+      await meta.insertPending(pending('b', 'k', 'v2'));
+      await meta.commit('b', 'k', 'v2', content('blob2', 1, { etag: '"e2"' }), { precondition: record });
+      await meta.insertPending(pending('b', 'k', 'm1', { isDeleteMarker: true }));
+      await meta.commit('b', 'k', 'm1', content('', 0, { etag: '' }), { precondition: record });
+      await meta.insertPending(pending('b', 'k', 'v3'));
+      await meta.commit('b', 'k', 'v3', content('blob3', 1, { etag: '"e3"' }), { precondition: record });
+      assert.deepEqual(seen, [null, { etag: '"e1"' }, { etag: '"e2"' }, null], 'a delete marker counts as no live version');
+
+      await meta.insertPending(pending('b', 'k', 'v4'));
+      const refusal = new Error('precondition failed');
+      await assert.rejects(
+        meta.commit('b', 'k', 'v4', content('blob4', 1), {
+          precondition: () => {
+            throw refusal;
+          },
+        }),
+        (err) => err === refusal,
+      );
+      assert.equal((await meta.getObject('b', 'k'))?.versionId, 'v3', 'a refused commit changes nothing');
+      assert.equal(await meta.getObject('b', 'k', 'v4'), null);
+      assert.equal((await meta.costs('b'))[0]?.bytesStored, 3);
+    });
+
+    it('lets exactly one of 20 concurrent create-only commits of one key through', async () => {
+      await meta.createBucket(bucket('b'));
+      const ids = Array.from({ length: 20 }, (_, i) => `w${i}`);
+      for (const id of ids) await meta.insertPending(pending('b', 'once', 'null', { pendingId: id }));
+      const createOnly = (current: { etag: string } | null) => {
+        if (current) throw new Error('exists');
+      };
+      const outcomes = await Promise.allSettled(ids.map((id) => meta.commit('b', 'once', 'null', content(`blob-${id}`, 1), { pendingId: id, precondition: createOnly })));
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+      assert.ok(outcomes.every((o) => o.status === 'fulfilled' || (o.reason as Error).message === 'exists'));
+      const winner = ids[outcomes.findIndex((o) => o.status === 'fulfilled')];
+      assert.equal((await meta.getObject('b', 'once'))?.placement.blob, `blob-${winner}`);
     });
 
     it('leaves exactly one latest version after 20 concurrent versioned commits of one key', async () => {

@@ -525,7 +525,7 @@ describeEachBackend('multipart uploads', (server) => {
     }
 
     /** Completes through the handler with a metadata store whose `method` fails, as a crash there would. */
-    async function completeFailingAt(method: 'commit' | 'deleteUpload', UploadId: string, parts: CompletedPart[]): Promise<void> {
+    async function completeFailingAt(method: 'commit', UploadId: string, parts: CompletedPart[]): Promise<void> {
       const meta = plinth.server.meta;
       const failing = new Proxy(meta, {
         get(target, name) {
@@ -547,15 +547,25 @@ describeEachBackend('multipart uploads', (server) => {
       assert.equal(done.ETag, multipartEtag(bodies));
     });
 
-    it('leaves the whole object committed when Complete fails after the commit', async () => {
+    it('removes the upload in the commit itself: nothing is left to fail after it', async () => {
       const next = [randomBytes(5 * MiB), randomBytes(2000)];
       const { UploadId, completed } = await uploadAll(Key, next);
-      await completeFailingAt('deleteUpload', UploadId, completed);
+      // Complete never calls deleteUpload any more: failing it changes nothing.
+      const meta = plinth.server.meta;
+      const failing = new Proxy(meta, {
+        get(target, name) {
+          if (name === 'deleteUpload') return async () => Promise.reject(new Error('deleteUpload called'));
+          const value = Reflect.get(target, name) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as MetadataStore;
+      await completeMultipartUpload(request({ uploadId: UploadId }, completeBody(completed)), context(failing));
       const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
       assert.equal(got.ETag, multipartEtag(next));
       assert.ok((await bytesOf(got.Body)).equals(Buffer.concat(next)));
-      // The leftover upload still references the parts the object uses: aborting it frees nothing in use.
-      await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket }));
+      assert.equal((uploads.Uploads ?? []).some((u) => u.UploadId === UploadId), false);
+      await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })), 'NoSuchUpload', 404);
       await sweep(plinth);
       const again = await s3.send(new GetObjectCommand({ Bucket, Key }));
       assert.ok((await bytesOf(again.Body)).equals(Buffer.concat(next)));

@@ -126,7 +126,9 @@ export class GarbageCollector {
     await this.step('uploads', report, async () => {
       for (const u of await this.meta.staleUploads(new Date(now - this.uploadMaxAgeMs))) {
         await this.step('uploads', report, async () => {
-          const { blobs } = await this.meta.deleteUpload(u.uploadId);
+          const { found, blobs } = await this.meta.deleteUpload(u.uploadId);
+          // Completed or aborted since it was listed.
+          if (!found) return;
           for (const b of blobs) freed.add(b);
           report.uploadsAborted++;
           this.metrics.uploads.inc();

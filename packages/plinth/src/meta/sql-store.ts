@@ -27,19 +27,21 @@ import {
   type UserRow,
 } from './rows.js';
 import { migrations } from './schema.js';
-import type {
-  Bucket,
-  CommittedContent,
-  CostRecord,
-  ListObjectsPage,
-  ListObjectsQuery,
-  ListVersionsQuery,
-  MetadataStore,
-  MultipartUpload,
-  NodeHealth,
-  ObjectVersion,
-  UploadPart,
-  User,
+import {
+  UploadGoneError,
+  type Bucket,
+  type CommitOptions,
+  type CommittedContent,
+  type CostRecord,
+  type ListObjectsPage,
+  type ListObjectsQuery,
+  type ListVersionsQuery,
+  type MetadataStore,
+  type MultipartUpload,
+  type NodeHealth,
+  type ObjectVersion,
+  type UploadPart,
+  type User,
 } from './types.js';
 
 /**
@@ -289,15 +291,29 @@ export abstract class SqlMetadataStore implements MetadataStore {
     if (bytes !== 0) yield* this.upsertCost(bucket, { bytesStored: bytes });
   }
 
-  async commit(bucket: string, key: string, versionId: string, written: CommittedContent, pendingId?: string): Promise<{ orphaned: string[] }> {
-    return this.transaction(this.commitPending(bucket, key, versionId, written, pendingId));
+  async commit(bucket: string, key: string, versionId: string, written: CommittedContent, options: CommitOptions = {}): Promise<{ orphaned: string[] }> {
+    return this.transaction(this.commitPending(bucket, key, versionId, written, options));
   }
 
-  private *commitPending(bucket: string, key: string, versionId: string, written: CommittedContent, pendingId: string | undefined): Steps<{ orphaned: string[] }> {
+  private *commitPending(bucket: string, key: string, versionId: string, written: CommittedContent, options: CommitOptions): Steps<{ orphaned: string[] }> {
     const d = this.dialect;
     yield* this.lockKey(bucket, key);
-    const pending = yield* this.pendingRow(bucket, key, versionId, pendingId);
+    const pending = yield* this.pendingRow(bucket, key, versionId, options.pendingId);
     if (pending === undefined) throw new Error(`no pending version ${versionId} of ${bucket}/${key} to commit`);
+    if (options.precondition) {
+      const [current] = yield* query<{ etag: string; is_delete_marker: ObjectRow['is_delete_marker'] }>(
+        `SELECT etag, is_delete_marker FROM objects WHERE bucket = $1 AND key = $2 AND ${d.isTrue('is_latest')}`,
+        [bucket, key],
+      );
+      options.precondition(current && !bool(current.is_delete_marker) ? { etag: current.etag } : null);
+    }
+    // The upload goes first: its parts' rows must be gone before asking which blobs are unused.
+    let uploadBlobs: string[] = [];
+    if (options.completesUpload !== undefined) {
+      const removed = yield* this.removeUpload(options.completesUpload);
+      if (!removed.found) throw new UploadGoneError(options.completesUpload);
+      uploadBlobs = removed.candidates;
+    }
 
     let candidates: string[] = [];
     let freed = 0;
@@ -339,7 +355,7 @@ export abstract class SqlMetadataStore implements MetadataStore {
     if (written.parts !== undefined) yield* this.insertParts(pending.id, written.parts);
     // Last, so the bucket's counter row (shared by all its writers) is locked only briefly.
     yield* this.addBytes(bucket, written.size - freed);
-    return { orphaned: yield* this.unreferenced(candidates) };
+    return { orphaned: yield* this.unreferenced([...candidates, ...uploadBlobs]) };
   }
 
   async abortPending(bucket: string, key: string, versionId: string, pendingId?: string): Promise<void> {
@@ -365,19 +381,19 @@ export abstract class SqlMetadataStore implements MetadataStore {
     return version ?? null;
   }
 
-  async deleteVersion(bucket: string, key: string, versionId: string): Promise<{ orphaned: string[] }> {
+  async deleteVersion(bucket: string, key: string, versionId: string): Promise<{ removed: 'version' | 'deleteMarker' | null; orphaned: string[] }> {
     return this.transaction(this.removeVersion(bucket, key, versionId));
   }
 
-  private *removeVersion(bucket: string, key: string, versionId: string): Steps<{ orphaned: string[] }> {
+  private *removeVersion(bucket: string, key: string, versionId: string): Steps<{ removed: 'version' | 'deleteMarker' | null; orphaned: string[] }> {
     const d = this.dialect;
     yield* this.lockKey(bucket, key);
-    const [row] = yield* query<{ id: Int; size: Int; placement_blob: string; is_latest: ObjectRow['is_latest'] }>(
-      `SELECT id, size, placement_blob, is_latest FROM objects
+    const [row] = yield* query<{ id: Int; size: Int; placement_blob: string; is_latest: ObjectRow['is_latest']; is_delete_marker: ObjectRow['is_delete_marker'] }>(
+      `SELECT id, size, placement_blob, is_latest, is_delete_marker FROM objects
        WHERE bucket = $1 AND key = $2 AND version_id = $3 AND state = 'committed'`,
       [bucket, key, versionId],
     );
-    if (row === undefined) return { orphaned: [] };
+    if (row === undefined) return { removed: null, orphaned: [] };
     const candidates = blobsOf(row.placement_blob, yield* this.partsOf([row.id]));
     yield* query('DELETE FROM objects WHERE id = $1', [row.id]);
     if (bool(row.is_latest)) {
@@ -388,7 +404,7 @@ export abstract class SqlMetadataStore implements MetadataStore {
       );
     }
     yield* this.addBytes(bucket, -Number(row.size));
-    return { orphaned: yield* this.unreferenced(candidates) };
+    return { removed: bool(row.is_delete_marker) ? 'deleteMarker' : 'version', orphaned: yield* this.unreferenced(candidates) };
   }
 
   async updateObject(bucket: string, key: string, versionId: string, change: Partial<Pick<ObjectVersion, 'tags' | 'acl'>>): Promise<void> {
@@ -558,14 +574,26 @@ export abstract class SqlMetadataStore implements MetadataStore {
     );
   }
 
-  async deleteUpload(uploadId: string): Promise<{ blobs: string[] }> {
-    return this.transaction(this.removeUpload(uploadId));
+  async deleteUpload(uploadId: string): Promise<{ found: boolean; blobs: string[] }> {
+    return this.transaction(this.abandonUpload(uploadId));
   }
 
-  private *removeUpload(uploadId: string): Steps<{ blobs: string[] }> {
+  private *abandonUpload(uploadId: string): Steps<{ found: boolean; blobs: string[] }> {
+    const { found, candidates } = yield* this.removeUpload(uploadId);
+    return { found, blobs: yield* this.unreferenced(candidates) };
+  }
+
+  /**
+   * Removes an upload and its parts, the upload's row first: a completion and an abort of one
+   * upload then queue on that one row (never on each other's part rows in opposite orders), and
+   * whichever comes second finds nothing. Returns the parts' blobs as candidates for orphaning.
+   */
+  private *removeUpload(uploadId: string): Steps<{ found: boolean; candidates: string[] }> {
+    const [upload] = yield* query(`SELECT upload_id FROM multipart_uploads WHERE upload_id = $1${this.dialect.forUpdate}`, [uploadId]);
+    if (upload === undefined) return { found: false, candidates: [] };
     const parts = yield* query<{ blob: string }>('DELETE FROM upload_parts WHERE upload_id = $1 RETURNING blob', [uploadId]);
     yield* query('DELETE FROM multipart_uploads WHERE upload_id = $1', [uploadId]);
-    return { blobs: yield* this.unreferenced(parts.map((p) => p.blob)) };
+    return { found: true, candidates: parts.map((p) => p.blob) };
   }
 
   async staleUploads(olderThan: Date): Promise<MultipartUpload[]> {

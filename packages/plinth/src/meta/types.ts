@@ -135,6 +135,35 @@ export interface NodeHealth {
   bytesUsed: number;
 }
 
+/**
+ * How a commit is made conditional. Everything here is decided inside the commit's transaction,
+ * under the key's lock, so it holds across gateways sharing one database.
+ */
+export interface CommitOptions {
+  /** Names the writer's pending row among concurrent pending writes of the same version id. */
+  pendingId?: string;
+  /**
+   * Called with the key's current latest version, unless that is absent or a delete marker
+   * (null); throwing refuses the commit and the error reaches the caller (S3's conditional
+   * writes: If-None-Match: *, If-Match).
+   */
+  precondition?: (current: { etag: string } | null) => void;
+  /**
+   * The multipart upload this commit completes: it is removed in the same transaction, and the
+   * commit is refused with UploadGoneError when it is already gone (completed or aborted
+   * elsewhere). Its parts' blobs that the new version does not use are returned as orphaned.
+   */
+  completesUpload?: string;
+}
+
+/** A commit named an upload that another completion or an abort has already removed. */
+export class UploadGoneError extends Error {
+  constructor(readonly uploadId: string) {
+    super(`multipart upload ${uploadId} is gone`);
+    this.name = 'UploadGoneError';
+  }
+}
+
 export interface MetadataStore {
   readonly kind: 'sqlite' | 'postgres';
   init(): Promise<void>;
@@ -163,15 +192,20 @@ export interface MetadataStore {
    * version visible and the latest of its key, atomically. With versioning not Enabled the
    * previous 'null' version is replaced. Returns the blobs no version references any more (for
    * the garbage collector). Also adds the size (less the replaced version's) to bytesStored.
-   * Without `pendingId` it takes the oldest pending row of that version id.
+   * Without `pendingId` it takes the oldest pending row of that version id. See CommitOptions
+   * for conditional writes and multipart completion, both decided inside the commit.
    */
-  commit(bucket: string, key: string, versionId: string, written: CommittedContent, pendingId?: string): Promise<{ orphaned: string[] }>;
+  commit(bucket: string, key: string, versionId: string, written: CommittedContent, options?: CommitOptions): Promise<{ orphaned: string[] }>;
   /** Drops a pending version that will never commit (failed upload); `pendingId` as for commit. */
   abortPending(bucket: string, key: string, versionId: string, pendingId?: string): Promise<void>;
   /** The latest committed version, or a given one; null when absent (a delete marker is returned as such). */
   getObject(bucket: string, key: string, versionId?: string): Promise<ObjectVersion | null>;
-  /** Removes one version for good (DELETE with versionId, or an unversioned DELETE). Returns orphaned blobs; subtracts its size from bytesStored. */
-  deleteVersion(bucket: string, key: string, versionId: string): Promise<{ orphaned: string[] }>;
+  /**
+   * Removes one version for good (DELETE with versionId, or an unversioned DELETE). Returns what
+   * it removed (null when there was no such version) and the orphaned blobs; subtracts its size
+   * from bytesStored.
+   */
+  deleteVersion(bucket: string, key: string, versionId: string): Promise<{ removed: 'version' | 'deleteMarker' | null; orphaned: string[] }>;
   updateObject(bucket: string, key: string, versionId: string, change: Partial<Pick<ObjectVersion, 'tags' | 'acl'>>): Promise<void>;
   listObjects(q: ListObjectsQuery): Promise<ListObjectsPage>;
   listVersions(q: ListVersionsQuery): Promise<ListObjectsPage & { nextVersionIdMarker?: string }>;
@@ -186,8 +220,11 @@ export interface MetadataStore {
   putPart(part: UploadPart): Promise<{ replaced?: string }>;
   listParts(uploadId: string, afterPart: number, maxParts: number): Promise<UploadPart[]>;
   listUploads(bucket: string, prefix: string, afterKey?: string, afterUploadId?: string, maxUploads?: number): Promise<MultipartUpload[]>;
-  /** Removes the upload and its parts; returns the parts' blobs nothing references any more (a completed object keeps its parts'). */
-  deleteUpload(uploadId: string): Promise<{ blobs: string[] }>;
+  /**
+   * Removes the upload and its parts; returns whether it was there and the parts' blobs nothing
+   * references any more (a completed object keeps its parts').
+   */
+  deleteUpload(uploadId: string): Promise<{ found: boolean; blobs: string[] }>;
   staleUploads(olderThan: Date): Promise<MultipartUpload[]>;
 
   /** Adds to the bucket's counters (tier 'standard'). commit and deleteVersion keep bytesStored themselves: don't add it for them. */

@@ -3,7 +3,7 @@ import { requireAccess } from './access.js';
 import { S3Error } from './errors.js';
 import { readBody, requireBodyDigest } from './http.js';
 import { checkVersionId, versionIdParam } from './object-read.js';
-import { noContent, releaseBlobs, withKeyLock, writeVersion } from './object-write.js';
+import { noContent, releaseBlobs, writeVersion } from './object-write.js';
 import type { GatewayContext, Handler, S3Request } from './types.js';
 import { asArray, parseXml, toXml, XmlSequence, type XmlObject } from './xml.js';
 
@@ -27,13 +27,9 @@ interface Deletion {
  * not exist is not an error: S3 answers a delete of a missing key or version as a success.
  */
 async function removeVersion(ctx: GatewayContext, bucket: Bucket, key: string, versionId: string): Promise<boolean> {
-  const removed = await withKeyLock(ctx.meta, bucket.name, key, async () => {
-    const version = await ctx.meta.getObject(bucket.name, key, versionId);
-    return version && { version, ...(await ctx.meta.deleteVersion(bucket.name, key, versionId)) };
-  });
-  if (!removed) return false;
-  releaseBlobs(ctx, removed.orphaned);
-  return removed.version.isDeleteMarker;
+  const { removed, orphaned } = await ctx.meta.deleteVersion(bucket.name, key, versionId);
+  releaseBlobs(ctx, orphaned);
+  return removed === 'deleteMarker';
 }
 
 /**

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { xxhashApi, xxhashHex } from '../block/digests.js';
-import type { Bucket, MultipartUpload, UploadPart } from '../meta/types.js';
+import { UploadGoneError, type Bucket, type MultipartUpload, type UploadPart } from '../meta/types.js';
 import { requireAccess } from './access.js';
 import { S3Error } from './errors.js';
 import { readBody, unquoteEtag } from './http.js';
 import { s3UrlEncode } from './list.js';
 import { copyPart } from './copy.js';
 import { checksumHeaders, versionHeader } from './object-read.js';
-import { checkKey, type ExistingContent, objectAttributes, releaseBlobs, storeBody, withKeyLock, writeCondition, writeVersion } from './object-write.js';
+import { checkKey, type ExistingContent, objectAttributes, releaseBlobs, storeBody, writeCondition, writeVersion } from './object-write.js';
 import type { GatewayContext, Handler, S3Request } from './types.js';
 import { asArray, parseXml, toXml } from './xml.js';
 
@@ -23,15 +23,6 @@ const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PAGE = 1000;
 /** A Complete body names at most 10,000 parts of ~150 bytes each. */
 const MAX_COMPLETE_BYTES = 4 * 1024 * 1024;
-
-/**
- * Completing, aborting and (re)checking an upload run one at a time per upload in this gateway,
- * so a second Complete finds the upload gone instead of committing the object twice. The empty
- * bucket name keeps these locks apart from writeVersion's per-key ones (no bucket is named '').
- */
-function withUploadLock<T>(ctx: GatewayContext, uploadId: string, work: () => Promise<T>): Promise<T> {
-  return withKeyLock(ctx.meta, '', uploadId, work);
-}
 
 function noSuchUpload(uploadId: string): S3Error {
   return new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
@@ -195,25 +186,27 @@ function objectUrl(req: S3Request, bucket: string, key: string): string {
 }
 
 /**
- * Commits the object (one metadata commit: a crash before it leaves the upload completable,
- * after it the object whole) and only then drops the upload, freeing the parts it did not use.
+ * One metadata commit makes the object visible and removes the upload (freeing the parts it did
+ * not use): a crash before it leaves the upload completable, after it the object whole. Of two
+ * concurrent Completes (or a Complete and an Abort), in this gateway or another sharing the
+ * database, the commit lets one win; the other finds NoSuchUpload.
  */
 export const completeMultipartUpload: Handler = async (req, ctx) => {
   const { bucket, upload } = await findUpload(req, ctx, 'put');
   const condition = writeCondition(req.headers);
   const listed = parseCompleteBody(await readBody(req.body, MAX_COMPLETE_BYTES));
-  const version = await withUploadLock(ctx, upload.uploadId, async () => {
-    if (!(await ctx.meta.getUpload(upload.uploadId))) throw noSuchUpload(upload.uploadId);
-    const parts = chooseParts(upload.uploadId, listed, await allParts(ctx, upload.uploadId));
-    const committed = await writeVersion(
+  const parts = chooseParts(upload.uploadId, listed, await allParts(ctx, upload.uploadId));
+  let version;
+  try {
+    version = await writeVersion(
       ctx,
-      { bucket, key: upload.key, ownerId: upload.ownerId, attributes: upload.template, condition },
+      { bucket, key: upload.key, ownerId: upload.ownerId, attributes: upload.template, condition, completesUpload: upload.uploadId },
       await multipartContent(ctx, parts),
     );
-    const { blobs } = await ctx.meta.deleteUpload(upload.uploadId);
-    releaseBlobs(ctx, blobs);
-    return committed;
-  });
+  } catch (err) {
+    if (err instanceof UploadGoneError) throw noSuchUpload(upload.uploadId);
+    throw err;
+  }
   return {
     headers: versionHeader(bucket, version.versionId),
     body: toXml('CompleteMultipartUploadResult', {
@@ -227,11 +220,9 @@ export const completeMultipartUpload: Handler = async (req, ctx) => {
 
 export const abortMultipartUpload: Handler = async (req, ctx) => {
   const { upload } = await findUpload(req, ctx, 'delete');
-  await withUploadLock(ctx, upload.uploadId, async () => {
-    if (!(await ctx.meta.getUpload(upload.uploadId))) throw noSuchUpload(upload.uploadId);
-    const { blobs } = await ctx.meta.deleteUpload(upload.uploadId);
-    releaseBlobs(ctx, blobs);
-  });
+  const { found, blobs } = await ctx.meta.deleteUpload(upload.uploadId);
+  if (!found) throw noSuchUpload(upload.uploadId);
+  releaseBlobs(ctx, blobs);
   return { status: 204 };
 };
 

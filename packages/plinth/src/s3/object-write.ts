@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Bucket, CommittedContent, MetadataStore, MultipartUpload, ObjectVersion } from '../meta/types.js';
+import type { Bucket, CommittedContent, MultipartUpload, ObjectVersion } from '../meta/types.js';
 import { cannedAcl } from './access.js';
 import { S3Error } from './errors.js';
 import { etagMatches, header } from './http.js';
@@ -90,31 +90,6 @@ export function versionIdFor(bucket: Bucket): string {
 }
 
 /**
- * Commits of one key run one at a time in this gateway, so a conditional write's check and its
- * commit see no other commit in between. The metadata contract has no conditional commit, so
- * gateways sharing a PostgreSQL database can still race between check and commit.
- */
-const keyQueues = new WeakMap<MetadataStore, Map<string, Promise<void>>>();
-
-export async function withKeyLock<T>(meta: MetadataStore, bucket: string, key: string, work: () => Promise<T>): Promise<T> {
-  let queues = keyQueues.get(meta);
-  if (!queues) keyQueues.set(meta, (queues = new Map()));
-  const id = `${bucket}/${key}`;
-  const before = queues.get(id);
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = before ? before.then(() => mine) : mine;
-  queues.set(id, tail);
-  try {
-    await before;
-    return await work();
-  } finally {
-    release();
-    if (queues.get(id) === tail) queues.delete(id);
-  }
-}
-
-/**
  * Blobs no version references any more go to the garbage collector, which re-checks references
  * before deleting (content addressing means another version may share a blob). Without a
  * collector in the context the periodic sweep finds them.
@@ -136,15 +111,19 @@ export function writeCondition(headers: IncomingHttpHeaders): WriteCondition | u
   return ifMatch === undefined && ifNoneMatch === undefined ? undefined : { ifMatch, ifNoneMatch };
 }
 
-async function checkCondition(ctx: GatewayContext, bucket: string, key: string, condition: WriteCondition | undefined): Promise<void> {
-  if (!condition) return;
-  const current = await ctx.meta.getObject(bucket, key);
-  const live = current && !current.isDeleteMarker ? current : undefined;
+/** Throws S3's error when the key's live version (null: none, or a delete marker) fails the condition. */
+function enforce(condition: WriteCondition, key: string, live: { etag: string } | null): void {
   if (condition.ifNoneMatch !== undefined && live) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
   if (condition.ifMatch !== undefined) {
     if (!live) throw new S3Error('NoSuchKey', undefined, { Key: key });
     if (!etagMatches(live.etag, condition.ifMatch)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
   }
+}
+
+async function checkCondition(ctx: GatewayContext, bucket: string, key: string, condition: WriteCondition | undefined): Promise<void> {
+  if (!condition) return;
+  const current = await ctx.meta.getObject(bucket, key);
+  enforce(condition, key, current && !current.isDeleteMarker ? current : null);
 }
 
 export interface WriteTarget {
@@ -155,6 +134,8 @@ export interface WriteTarget {
   condition?: WriteCondition;
   /** A delete marker instead of an object (DeleteObject on a versioned bucket). */
   deleteMarker?: boolean;
+  /** The multipart upload this write completes: removed by the same commit (UploadGoneError if already gone). */
+  completesUpload?: string;
 }
 
 /** Content already on the data node (a copy's source, completed parts): nothing is rewritten. */
@@ -178,7 +159,7 @@ export async function writeVersion(
   const { bucket, key } = target;
   checkKey(key);
   // Checked before any byte is written, so a doomed upload is refused without reading its body,
-  // and again at commit.
+  // and again inside the commit, where no other writer of the key can come in between.
   await checkCondition(ctx, bucket.name, key, target.condition);
   const versionId = versionIdFor(bucket);
   // Names this write's row among concurrent pending writes of the same 'null' version.
@@ -205,9 +186,11 @@ export async function writeVersion(
   try {
     written = known ?? (await (content as () => Promise<ExistingContent>)());
     committed = { ...written, lastModified: new Date() };
-    ({ orphaned } = await withKeyLock(ctx.meta, bucket.name, key, async () => {
-      await checkCondition(ctx, bucket.name, key, target.condition);
-      return ctx.meta.commit(bucket.name, key, versionId, committed, pendingId);
+    const condition = target.condition;
+    ({ orphaned } = await ctx.meta.commit(bucket.name, key, versionId, committed, {
+      pendingId,
+      precondition: condition && ((live) => enforce(condition, key, live)),
+      completesUpload: target.completesUpload,
     }));
   } catch (err) {
     await ctx.meta.abortPending(bucket.name, key, versionId, pendingId).catch((abortErr: unknown) => ctx.log.warn({ err: abortErr, bucket: bucket.name, key, versionId }, 'abortPending failed'));
