@@ -24,7 +24,7 @@ export interface VerifyResult {
   tableRewritten: boolean;
 }
 
-/** Writes are gathered into buffers this large: one syscall per MiB instead of one per 64 KiB. */
+/** Writes are gathered into batches this large: one syscall per MiB instead of one per 64 KiB. */
 const WRITE_BATCH = 1024 * 1024;
 
 const FANOUT = /^[0-9a-f]{2}$/;
@@ -62,32 +62,41 @@ async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise
   return off;
 }
 
+/** Writes every byte of `buffers` at `position`, however many calls that takes. */
+async function writevFully(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
+    if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+  }
+}
+
 /**
- * Appends to a file through two buffers: while one is being written by the thread pool the
- * next fills, so disk and hashing overlap and at most 2 × WRITE_BATCH is held per put.
+ * Appends to a file in batches of about WRITE_BATCH bytes, one writev each: the chunks are kept
+ * as they arrived (never copied into a buffer of our own, so a small object allocates nothing
+ * here), and while one batch is being written by the thread pool the next gathers, so disk and
+ * hashing overlap and at most about 2 × WRITE_BATCH is held per put.
  */
 class BatchWriter {
-  private filling = Buffer.allocUnsafe(WRITE_BATCH);
-  private spare = Buffer.allocUnsafe(WRITE_BATCH);
-  private fill = 0;
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
   private position = 0;
   private inflight: Promise<void> = Promise.resolve();
 
   constructor(private readonly fh: FileHandle) {}
 
   async write(data: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < data.length) {
-      const n = Math.min(WRITE_BATCH - this.fill, data.length - off);
-      this.filling.set(data.subarray(off, off + n), this.fill);
-      this.fill += n;
-      off += n;
-      if (this.fill === WRITE_BATCH) await this.rotate();
-    }
+    this.gathered.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.gatheredBytes += data.length;
+    if (this.gatheredBytes >= WRITE_BATCH) await this.rotate();
   }
 
   async flush(): Promise<void> {
-    if (this.fill > 0) await this.rotate();
+    if (this.gatheredBytes > 0) await this.rotate();
     await this.inflight;
   }
 
@@ -98,12 +107,12 @@ class BatchWriter {
 
   private async rotate(): Promise<void> {
     await this.inflight;
-    const full = this.filling.subarray(0, this.fill);
+    const batch = this.gathered;
     const position = this.position;
-    this.position += this.fill;
-    [this.filling, this.spare] = [this.spare, this.filling];
-    this.fill = 0;
-    this.inflight = writeFully(this.fh, full, position);
+    this.position += this.gatheredBytes;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.inflight = writevFully(this.fh, batch, position);
     // A write failing while the source is being awaited must not count as an unhandled
     // rejection (which ends the process); the next rotate or flush rethrows it.
     this.inflight.catch(() => undefined);
