@@ -65,8 +65,22 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
+/**
+ * Derived signing keys: one per user, day and region, so four HMACs per request become a lookup.
+ * Dropped wholesale when it grows past SIGNING_KEYS_KEPT (a new day, many users).
+ */
+const signingKeys = new Map<string, Buffer>();
+const SIGNING_KEYS_KEPT = 1000;
+
 export function signingKey(secret: string, date: string, region: string, service = 's3'): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  const id = `${date}\n${region}\n${service}\n${secret}`;
+  let key = signingKeys.get(id);
+  if (key === undefined) {
+    if (signingKeys.size >= SIGNING_KEYS_KEPT) signingKeys.clear();
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    signingKeys.set(id, key);
+  }
+  return key;
 }
 
 function canonicalQuery(query: [string, string][], omit?: string): string {
