@@ -100,8 +100,13 @@ for (const backend of metadataBackends()) {
       const { UploadId, body, Parts } = await upload('completed-twice');
       const complete = (client: S3Client) => client.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'completed-twice', UploadId, MultipartUpload: { Parts } }));
       const outcomes = await Promise.allSettled(clients.map(complete));
-      assert.equal(winners(outcomes), 1);
-      assert.deepEqual(refusals(outcomes), ['NoSuchUpload']);
+      // One commit. The other Complete finds NoSuchUpload or, reaching a gateway once the upload
+      // is gone, is answered as a retry of the first (as S3 answers a repeated Complete): the same
+      // object, never a second commit.
+      assert.ok(winners(outcomes) >= 1);
+      assert.ok(refusals(outcomes).every((code) => code === 'NoSuchUpload'), String(refusals(outcomes)));
+      const etags = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [(o.value as { ETag?: string }).ETag] : []));
+      assert.equal(new Set(etags).size, 1, 'every Complete that succeeded names the same object');
       await sweep(first);
       const got = await second.client.send(new GetObjectCommand({ Bucket, Key: 'completed-twice' }));
       assert.ok((await bytesOf(got.Body)).equals(body), 'the parts the object uses survive the collector');

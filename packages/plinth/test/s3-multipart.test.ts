@@ -11,6 +11,7 @@ import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -190,7 +191,7 @@ describeEachBackend('multipart uploads', (server) => {
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
   });
 
-  it('answers NoSuchUpload for unknown, aborted, completed or mismatched uploads', async () => {
+  it('answers NoSuchUpload for unknown, aborted, completed or mismatched uploads, but a repeated Complete as the first', async () => {
     const Key = 'lifecycle';
     const Body = Buffer.from('tiny');
     await rejectsWith(s3.send(new UploadPartCommand({ Bucket, Key, UploadId: 'no-such-upload', PartNumber: 1, Body })), 'NoSuchUpload', 404);
@@ -203,13 +204,20 @@ describeEachBackend('multipart uploads', (server) => {
     await rejectsWith(s3.send(new UploadPartCommand({ Bucket, Key: 'other-key', UploadId, PartNumber: 1, Body })), 'NoSuchUpload', 404);
     await rejectsWith(complete('other-key', UploadId, [part]), 'NoSuchUpload', 404);
 
-    await complete(Key, UploadId, [part]);
-    await rejectsWith(complete(Key, UploadId, [part]), 'NoSuchUpload', 404);
+    const done = await complete(Key, UploadId, [part]);
+    // A Complete retried after it succeeded (an SDK whose answer was lost) gets the same answer, as
+    // from S3; a different part list for the gone upload is NoSuchUpload.
+    const again = await complete(Key, UploadId, [part]);
+    assert.deepEqual([again.ETag, again.Key, again.Location], [done.ETag, done.Key, done.Location]);
+    await rejectsWith(complete(Key, UploadId, [{ PartNumber: 1, ETag: quotedMd5(Buffer.from('other')) }]), 'NoSuchUpload', 404);
+    await rejectsWith(complete(Key, UploadId, [part, { PartNumber: 2, ETag: part.ETag }]), 'NoSuchUpload', 404);
     await rejectsWith(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 2, Body })), 'NoSuchUpload', 404);
     await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })), 'NoSuchUpload', 404);
 
+    // (Its part differs from the completed object's: a gone upload whose part list is exactly what
+    // the key's current object is made of is taken for a retry of that object's Complete.)
     const aborted = await create(Key);
-    const abortedPart = await putPart(Key, aborted, 1, Body);
+    const abortedPart = await putPart(Key, aborted, 1, Buffer.from('aborted'));
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: aborted }));
     await rejectsWith(complete(Key, aborted, [abortedPart]), 'NoSuchUpload', 404);
     await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: aborted })), 'NoSuchUpload', 404);
@@ -537,6 +545,21 @@ describeEachBackend('multipart uploads', (server) => {
       await assert.rejects(completeMultipartUpload(request({ uploadId: UploadId }, completeBody(parts)), context(failing)), new RegExp(`crash at ${method}`));
     }
 
+    it('answers NoSuchUpload, not InvalidPart, when an Abort removes the upload while Complete reads its parts', async () => {
+      const { UploadId, completed } = await uploadAll(Key, [randomBytes(100)]);
+      const meta = plinth.server.meta;
+      // The Abort lands between Complete finding the upload and reading its parts.
+      const abortFirst = new Proxy(meta, {
+        get(target, name) {
+          if (name === 'listParts') return async (...args: Parameters<MetadataStore['listParts']>) => (await target.deleteUpload(UploadId), target.listParts(...args));
+          const value = Reflect.get(target, name) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as MetadataStore;
+      await assert.rejects(completeMultipartUpload(request({ uploadId: UploadId }, completeBody(completed)), context(abortFirst)), (err: Error & { code?: string }) => err.code === 'NoSuchUpload');
+      await rejectsWith(s3.send(new HeadObjectCommand({ Bucket, Key })), undefined, 404);
+    });
+
     it('leaves the upload completable when Complete fails before the commit', async () => {
       const { UploadId, completed } = await uploadAll(Key, bodies);
       await completeFailingAt('commit', UploadId, completed);
@@ -571,13 +594,20 @@ describeEachBackend('multipart uploads', (server) => {
       assert.ok((await bytesOf(again.Body)).equals(Buffer.concat(next)));
     });
 
-    it('lets one of two concurrent Completes win; the other finds NoSuchUpload', async () => {
+    it('commits once when two Completes race: the other finds NoSuchUpload or gets the same answer', async () => {
+      // Versioned, so a second commit would show as a second version.
+      const bucket = await newBucket(s3, 'mp-race', { versioning: 'Enabled' });
       const body = [randomBytes(700)];
-      const { UploadId, completed } = await uploadAll(Key, body);
-      const outcomes = await Promise.allSettled([complete(Key, UploadId, completed), complete(Key, UploadId, completed)]);
-      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
-      const failure = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
-      assert.equal((failure.reason as Error).name, 'NoSuchUpload');
+      const { UploadId, completed } = await uploadAll(Key, body, bucket);
+      const outcomes = await Promise.allSettled([complete(Key, UploadId, completed, bucket), complete(Key, UploadId, completed, bucket)]);
+      // A Complete that arrives once the upload is gone is answered as a retry of the first, as S3
+      // answers a repeated Complete; one that loses the race inside the commit finds NoSuchUpload.
+      const answers = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [[o.value.ETag, o.value.VersionId]] : []));
+      assert.ok(answers.length >= 1);
+      assert.equal(new Set(answers.map((a) => a.join())).size, 1, 'every success names the same version');
+      for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as Error).name, 'NoSuchUpload');
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: Key }));
+      assert.equal(versions.Versions?.length, 1, 'one commit');
     });
 
     it('answers NoSuchUpload for a part whose upload is aborted while it streams, and releases its bytes', async () => {

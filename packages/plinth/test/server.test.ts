@@ -173,6 +173,42 @@ describe('server', () => {
       await stillServing();
     });
 
+    it('asks for the body (100 Continue) only once the request will take it, and ignores other expectations, as S3', async () => {
+      const body = 'sent after 100 Continue';
+      /** A signed PUT with Expect: 100-continue: the first status line, then everything once closed. */
+      const expectingPut = (path: string) =>
+        new Promise<{ first: string; all: string }>((resolvePromise, reject) => {
+          const signed = sign({ method: 'PUT', path, host: `127.0.0.1:${port}`, headers: { expect: '100-continue', 'content-length': String(body.length) }, payloadHash: sha256(body), keys: h.credentials });
+          const socket = connect(port, '127.0.0.1', () => {
+            const head = Object.entries({ ...signed.headers, connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+            socket.write(`PUT ${signed.target} HTTP/1.1\r\n${head}\r\n`);
+          });
+          let all = '';
+          let first: string | undefined;
+          socket.on('data', (d) => {
+            all += d.toString();
+            if (first !== undefined) return;
+            first = all.split('\r\n')[0]!;
+            if (first.startsWith('HTTP/1.1 100 ')) socket.write(body);
+          });
+          socket.on('close', () => resolvePromise({ first: first ?? '', all }));
+          socket.on('error', reject);
+        });
+      // Refused before the body is wanted: the final answer comes at once, and no body was sent.
+      const refused = await expectingPut('/no-such-bucket/k');
+      assert.match(refused.first, /^HTTP\/1.1 404 /);
+      assert.match(refused.all, /<Code>NoSuchBucket<\/Code>/);
+      // Taken: 100 Continue, the body, then 200 and the object stored.
+      const taken = await expectingPut('/served/continued');
+      assert.equal(taken.first, 'HTTP/1.1 100 Continue');
+      assert.match(taken.all, /\r\n\r\nHTTP\/1.1 200 /);
+      assert.equal((await signedRequest(port, h.credentials, 'GET', '/served/continued')).body, body);
+      // Any other expectation is ignored rather than answered 417.
+      const other = await signedRequest(port, h.credentials, 'PUT', '/served/expect-200', { body: 'x', headers: { expect: '200' } });
+      assert.equal(other.status, 200, other.body);
+      await stillServing();
+    });
+
     it('a Content-Type fastify could not parse is stored as given, as S3 does', async () => {
       const put = await signedRequest(port, h.credentials, 'PUT', '/served/odd-type', { body: 'x', headers: { 'content-type': ';;not a media type' } });
       assert.equal(put.status, 200, put.body);

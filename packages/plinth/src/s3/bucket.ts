@@ -27,6 +27,9 @@ function bucketNameProblem(name: string): string | null {
   if (!/^[a-z0-9.-]+$/.test(name)) return 'Bucket names can consist only of lowercase letters, numbers, dots (.), and hyphens (-).';
   if (!/^[a-z0-9].*[a-z0-9]$/.test(name)) return 'Bucket names must begin and end with a letter or number.';
   if (name.includes('..')) return 'Bucket names must not contain two adjacent periods.';
+  // Each period-separated label is a DNS label, which starts and ends with a letter or digit: S3
+  // refuses 'foo.-bar' and 'foo-.bar' (ceph/s3-tests test_bucket_create_naming_dns_dot_dash).
+  if (name.includes('.-') || name.includes('-.')) return 'Bucket names must not contain a period next to a hyphen.';
   if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)) return 'Bucket names must not be formatted as an IP address.';
   if (FORBIDDEN_PREFIXES.some((p) => name.startsWith(p))) return 'Bucket names must not start with a reserved prefix.';
   if (FORBIDDEN_SUFFIXES.some((s) => name.endsWith(s))) return 'Bucket names must not end with a reserved suffix.';

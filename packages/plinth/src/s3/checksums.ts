@@ -130,13 +130,27 @@ export class BodyVerifier extends Transform {
   private readonly md5?: Hash;
   private readonly sum?: Checksummer;
 
-  constructor(private readonly checks: BodyChecks) {
+  /**
+   * `onFirstRead` runs when the body is first asked for (see verifiedBody: the moment to send 100
+   * Continue to a client that is waiting for it).
+   */
+  constructor(
+    private readonly checks: BodyChecks,
+    private onFirstRead?: () => void,
+  ) {
     super();
     // Stays pending when the body fails: whoever awaits it has already seen the body's error.
     this.verified = new Promise((resolve) => (this.resolve = resolve));
     if (checks.sha256Hex) this.sha256 = createHash('sha256');
     if (checks.md5Base64) this.md5 = createHash('md5');
     if (checks.checksum) this.sum = checksummer(checks.checksum.algorithm);
+  }
+
+  override _read(size: number): void {
+    const first = this.onFirstRead;
+    this.onFirstRead = undefined;
+    first?.();
+    super._read(size);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -4,7 +4,7 @@ import type { Bucket, ObjectVersion } from '../meta/types.js';
 import { cannedAcl, requireAccess } from './access.js';
 import { S3Error } from './errors.js';
 import { header, unquoteEtag } from './http.js';
-import { contentStream, evaluatePreconditions, findVersion, preconditions, versionHeader, versionIdParam, type VersionRef } from './object-read.js';
+import { contentStream, evaluatePreconditions, findVersion, preconditions, versionIdParam, writtenVersionHeader, type VersionRef } from './object-read.js';
 import { CONTENT_HEADERS, contentAttributes, taggingHeader, writeCondition, writeVersion, type ContentAttributes, type ObjectAttributes } from './object-write.js';
 import type { GatewayContext, Handler, S3Request } from './types.js';
 import { toXml } from './xml.js';
@@ -95,7 +95,7 @@ export const copyObject: Handler = async (req, ctx) => {
   });
   const checksums = Object.fromEntries(Object.entries(version.checksums).map(([algorithm, value]) => [`Checksum${algorithm.toUpperCase()}`, value]));
   return {
-    headers: { ...versionHeader(destination, version.versionId), ...copySourceHeaders(source.bucket, from) },
+    headers: { ...writtenVersionHeader(destination, version.versionId), ...copySourceHeaders(source.bucket, from) },
     body: toXml('CopyObjectResult', { ETag: version.etag, LastModified: version.lastModified, ...checksums }),
   };
 };

@@ -48,7 +48,7 @@ async function listAccess(req: S3Request, ctx: GatewayContext): Promise<Bucket> 
 }
 
 /** Owners as listings show them: the canonical id and the user's display name. */
-async function owners(ctx: GatewayContext): Promise<(id: string) => XmlObject> {
+export async function owners(ctx: GatewayContext): Promise<(id: string) => XmlObject> {
   const names = new Map((await ctx.meta.listUsers()).map((user) => [user.id, user.displayName]));
   return (id) => ({ ID: id, DisplayName: names.get(id) ?? id });
 }
@@ -106,8 +106,10 @@ export const listObjectsV2: Handler = async (req, ctx) => {
   const { query, encode, EncodingType } = listing(req, bucket);
   const token = req.query.get('continuation-token') ?? undefined;
   const startAfter = req.query.get('start-after') || undefined;
-  // A continuation token supersedes start-after, which only places the first page.
-  const after = token !== undefined ? continueAfter(token) : startAfter;
+  // A continuation token supersedes start-after, which only places the first page. An empty one
+  // (what a client holding no token yet may send) starts from the beginning and is echoed, as S3
+  // does (ceph/s3-tests test_bucket_listv2_continuationtoken_empty).
+  const after = token ? continueAfter(token) : startAfter;
   const page = await ctx.meta.listObjects({ ...query, after });
   const owner = req.query.get('fetch-owner') === 'true' ? await owners(ctx) : undefined;
   return {

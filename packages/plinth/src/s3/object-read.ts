@@ -60,6 +60,16 @@ export function versionHeader(bucket: Bucket, versionId: string): Record<string,
   return bucket.versioning === 'Unversioned' ? {} : { 'x-amz-version-id': versionId };
 }
 
+/**
+ * x-amz-version-id on the answer to a write (PutObject, CopyObject, CompleteMultipartUpload): only
+ * for a real version. S3 leaves it out when the write made the 'null' version (versioning
+ * suspended), though reads of that version then say 'null' (the PutObject reference's
+ * "versioning suspended" example; ceph/s3-tests test_versioning_bucket_atomic_upload_return_version_id).
+ */
+export function writtenVersionHeader(bucket: Bucket, versionId: string): Record<string, string> {
+  return versionId === 'null' ? {} : versionHeader(bucket, versionId);
+}
+
 export interface Preconditions {
   ifMatch?: string;
   ifNoneMatch?: string;

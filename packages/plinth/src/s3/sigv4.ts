@@ -353,9 +353,9 @@ function bodyChecks(headers: IncomingHttpHeaders, payload: PayloadMode, decoder:
  * The request body decoded and verified as it streams: aws-chunked framing removed and its chunk
  * signatures checked, and the payload digest, Content-MD5 and flexible checksum compared at the
  * end. Any failure errors the returned stream; the raw request is left alone so the error can
- * still be answered on it.
+ * still be answered on it. `onFirstRead` runs once, when the handler first reads the body.
  */
-export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payload: PayloadMode): VerifiedBody {
+export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payload: PayloadMode, onFirstRead?: () => void): VerifiedBody {
   const view: IncomingHttpHeaders = { ...headers };
   let decoder: AwsChunkedDecoder | null = null;
   if (payload.kind === 'chunked') {
@@ -371,7 +371,7 @@ export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payloa
     if (encodings.length > 0) view['content-encoding'] = encodings.join(', ');
     else delete view['content-encoding'];
   }
-  const verifier = new BodyVerifier(bodyChecks(headers, payload, decoder));
+  const verifier = new BodyVerifier(bodyChecks(headers, payload, decoder), onFirstRead);
   const first = decoder ?? verifier;
   raw.on('error', (err) => first.destroy(err));
   raw.on('aborted', () => first.destroy(new S3Error('IncompleteBody', 'The client closed the connection before the body was complete.')));
