@@ -500,6 +500,7 @@ function print(cells, stream, { load0, pressure0, startRss, cellsRss }) {
 }
 
 function printStream(stream) {
+  const streamed = fmtMiB(STREAM_BYTES);
   const peer = (op) => (stream.peer ? `${fmtMiBps(stream.peer[op])} MiB/s` : '—');
   console.log(
     `\n${table(

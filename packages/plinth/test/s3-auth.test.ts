@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketAclCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketAclCommand, PutObjectAclCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsChunkedDecoder } from '../src/s3/chunked.js';
 import { checksummer } from '../src/s3/checksums.js';
@@ -241,10 +241,14 @@ describe('SigV4 authentication', () => {
       await rejectsWith(anonymous.send(new ListObjectsV2Command({ Bucket: 'open-shelf' })), 'AccessDenied', 403);
     });
 
-    it('may read, not write, a public-read bucket; may write a public-read-write one', async () => {
+    it('may list, not write, a public-read bucket, and read only its public objects; may write a public-read-write one', async () => {
       await s3.send(new PutBucketAclCommand({ Bucket: 'open-shelf', ACL: 'public-read' }));
-      assert.equal(await (await anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' }))).Body!.transformToString(), 'public notice');
       assert.equal((await anonymous.send(new ListObjectsV2Command({ Bucket: 'open-shelf' }))).KeyCount, 1);
+      // As S3: the bucket's ACL lets anyone list it; reading an object takes that object's ACL.
+      await rejectsWith(anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' })), 'AccessDenied', 403);
+      await rejectsWith(anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'no-such-notice' })), 'NoSuchKey', 404);
+      await s3.send(new PutObjectAclCommand({ Bucket: 'open-shelf', Key: 'notice.txt', ACL: 'public-read' }));
+      assert.equal(await (await anonymous.send(new GetObjectCommand({ Bucket: 'open-shelf', Key: 'notice.txt' }))).Body!.transformToString(), 'public notice');
       await rejectsWith(anonymous.send(new PutObjectCommand({ Bucket: 'open-shelf', Key: 'graffiti', Body: 'x' })), 'AccessDenied', 403);
       const plain = await fetch(`${h.endpoint}/open-shelf/notice.txt`);
       assert.equal(await plain.text(), 'public notice');

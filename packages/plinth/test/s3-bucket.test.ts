@@ -159,11 +159,17 @@ for (const backend of metadataBackends()) {
         assert.equal(acl.Grants!.find((g) => g.Grantee?.URI)!.Grantee!.Type, 'Group');
       });
 
-      it('authenticated-read lets any signed-in user read, not anonymous ones', async () => {
-        await s3.send(new PutObjectCommand({ Bucket: 'acl-bucket', Key: 'memo', Body: 'for members' }));
+      it('authenticated-read lets any signed-in user list (bucket) or read (object), not anonymous ones', async () => {
+        // The bucket is authenticated-read from the test before.
+        await s3.send(new PutObjectCommand({ Bucket: 'acl-bucket', Key: 'memo', Body: 'for members', ACL: 'authenticated-read' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'acl-bucket', Key: 'draft', Body: 'mine' }));
+        assert.deepEqual((await other.client.send(new ListObjectsV2Command({ Bucket: 'acl-bucket' }))).Contents?.map((o) => o.Key), ['draft', 'memo']);
+        await rejectsWith(h.clientFor(null).send(new ListObjectsV2Command({ Bucket: 'acl-bucket' })), 'AccessDenied', 403);
         assert.equal(await (await other.client.send(new GetObjectCommand({ Bucket: 'acl-bucket', Key: 'memo' }))).Body!.transformToString(), 'for members');
+        await rejectsWith(other.client.send(new GetObjectCommand({ Bucket: 'acl-bucket', Key: 'draft' })), 'AccessDenied', 403);
         await rejectsWith(h.clientFor(null).send(new GetObjectCommand({ Bucket: 'acl-bucket', Key: 'memo' })), 'AccessDenied', 403);
         await rejectsWith(other.client.send(new PutObjectCommand({ Bucket: 'acl-bucket', Key: 'x', Body: 'x' })), 'AccessDenied', 403);
+        await s3.send(new DeleteObjectCommand({ Bucket: 'acl-bucket', Key: 'draft' }));
       });
 
       it('grants one user read, then write, through an AccessControlPolicy document', async () => {

@@ -363,7 +363,7 @@ describeEachBackend('object operations through the SDK', (server) => {
 
   it('overrides response headers for signed requests only', async () => {
     const Bucket = await newBucket(s3, 'objects', { acl: 'public-read' });
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'o.json', Body: '{}', ContentType: 'text/plain' }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'o.json', Body: '{}', ContentType: 'text/plain', ACL: 'public-read' }));
     const expires = new Date('2031-02-03T04:05:06Z');
     const out = await s3.send(
       new GetObjectCommand({

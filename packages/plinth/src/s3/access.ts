@@ -4,13 +4,12 @@ import { S3Error } from './errors.js';
 import type { GatewayContext, S3Request } from './types.js';
 
 /**
- * Who may do what. A bucket's owner may do everything in it; other users get what the bucket's
- * grants or canned ACL give them; anonymous requests only what a public ACL gives.
- *
- * One deliberate difference from S3: a bucket's canned ACL also covers reading its objects (S3
- * would need each object's own ACL too). A "public-read bucket" is what people mean by it, and
- * MinIO's anonymous bucket policies behave the same. An object's own ACL can widen read access
- * (a public-read object in a private bucket) but never narrows what the bucket allows.
+ * Who may do what. A bucket's owner may do everything in it, and an object's owner everything to
+ * that object. A user granted read or write on a bucket may read (list and read objects) or also
+ * write there: Plinth's per-user grants act as a bucket policy would, since objects carry no
+ * per-user grants of their own. Canned ACLs work as S3's: a bucket's decides who may list it and
+ * write objects into it, an object's who may read that object. So a public-read bucket lists
+ * its keys to anyone, but only its public-read objects can be read anonymously.
  */
 
 export type Access = 'read' | 'write';
@@ -31,15 +30,18 @@ function aclAllows(acl: Acl, user: User | null, access: Access): boolean {
   }
 }
 
-/** Whether the user may read or write in the bucket (and, with `object`, that object). */
+/**
+ * Whether the user may read or write in the bucket, or, with `object`, read or write that object
+ * (a read of an object is decided by its ACL, not the bucket's).
+ */
 export function allowed(user: User | null, bucket: Bucket, access: Access, object?: Pick<ObjectVersion, 'ownerId' | 'acl'>): boolean {
   if (user && user.id === bucket.ownerId) return true;
   if (user && object && object.ownerId === user.id) return true;
   // A write grant includes reading: Plinth keeps one grant level per user.
   const grant = user ? bucket.grants[user.id] : undefined;
   if (grant === 'write' || (grant === 'read' && access === 'read')) return true;
-  if (aclAllows(bucket.acl, user, access)) return true;
-  return access === 'read' && object !== undefined && aclAllows(object.acl, user, 'read');
+  if (access === 'read' && object !== undefined) return aclAllows(object.acl, user, 'read');
+  return aclAllows(bucket.acl, user, access);
 }
 
 async function getBucketOrThrow(ctx: GatewayContext, name: string): Promise<Bucket> {

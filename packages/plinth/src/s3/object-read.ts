@@ -40,7 +40,8 @@ export interface VersionRef {
 export async function findVersion(req: S3Request, ctx: GatewayContext, ref: VersionRef, mode: 'read' | 'write'): Promise<{ bucket: Bucket; version: ObjectVersion }> {
   const { key, versionId } = ref;
   const version = await ctx.meta.getObject(ref.bucket, key, versionId);
-  const bucket = await requireAccess(req, ctx, ref.bucket, mode, version ?? undefined);
+  // A delete marker has no ACL of its own: whether its key shows as absent is the bucket's call.
+  const bucket = await requireAccess(req, ctx, ref.bucket, mode, version && !version.isDeleteMarker ? version : undefined);
   if (!version) {
     throw versionId === undefined
       ? new S3Error('NoSuchKey', undefined, { Key: key })
