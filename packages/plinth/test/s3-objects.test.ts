@@ -505,6 +505,28 @@ describeEachBackend('object operations through the SDK', (server) => {
     await s3.send(new PutObjectCommand({ Bucket: Versioned, Key: 'k', Body: 'back', IfNoneMatch: '*' }));
   });
 
+  it('copies a multipart object as one part: its ETag becomes the MD5 of its bytes', async () => {
+    const Bucket = await newBucket(s3, 'objects');
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(3000)];
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'assembled' }));
+    const Parts = [];
+    for (const [i, Body] of parts.entries()) {
+      const { ETag } = await s3.send(new UploadPartCommand({ Bucket, Key: 'assembled', UploadId, PartNumber: i + 1, Body }));
+      Parts.push({ PartNumber: i + 1, ETag });
+    }
+    const source = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'assembled', UploadId, MultipartUpload: { Parts } }));
+    assert.match(source.ETag!, /-2"$/);
+    const whole = Buffer.concat(parts);
+    const copied = await s3.send(new CopyObjectCommand({ Bucket, Key: 'flat', CopySource: `${Bucket}/assembled` }));
+    assert.equal(copied.CopyObjectResult?.ETag, `"${createHash('md5').update(whole).digest('hex')}"`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'flat', PartNumber: 1 }));
+    assert.equal(head.PartsCount, undefined, 'the copy is not a multipart object');
+    assert.equal(head.ContentLength, whole.length);
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'flat' }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(whole));
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'assembled' }))).ETag, source.ETag, 'the source is untouched');
+  });
+
   it('copies with COPY and REPLACE directives, without moving bytes', async () => {
     const Bucket = await newBucket(s3, 'objects');
     const Key = 'dir/with space/ü?&+.txt';

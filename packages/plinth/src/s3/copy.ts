@@ -1,18 +1,24 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { SUPPORTED_CHECKSUMS } from '../block/digests.js';
 import type { BlobInfo, ReadRange } from '../block/types.js';
 import type { Bucket, ObjectVersion } from '../meta/types.js';
 import { cannedAcl, requireAccess } from './access.js';
 import { S3Error } from './errors.js';
 import { header, unquoteEtag } from './http.js';
 import { contentStream, evaluatePreconditions, findVersion, preconditions, versionIdParam, writtenVersionHeader, type VersionRef } from './object-read.js';
-import { CONTENT_HEADERS, contentAttributes, taggingHeader, writeCondition, writeVersion, type ContentAttributes, type ObjectAttributes } from './object-write.js';
+import { CONTENT_HEADERS, contentAttributes, taggingHeader, writeCondition, writeVersion, type ContentAttributes, type ExistingContent, type ObjectAttributes } from './object-write.js';
 import type { GatewayContext, Handler, S3Request } from './types.js';
 import { toXml } from './xml.js';
 
 /**
- * CopyObject, and the source side of UploadPartCopy. The store is content-addressed, so a copy
- * records a new version pointing at the source's blobs and moves no bytes.
+ * CopyObject, and the source side of UploadPartCopy. The store is content-addressed, so copying
+ * a one-blob object records a new version pointing at the source's blob and moves no bytes. A
+ * multipart source is rewritten as one blob: S3's copy of it is a single-part object, whose ETag
+ * is the MD5 of its bytes (not the source's `-N` ETag).
  */
+
+/** S3's limit on a CopyObject source; larger objects are copied with UploadPartCopy. */
+const MAX_COPY_SOURCE = 5 * 1024 ** 3;
 
 /** x-amz-copy-source: `[/]bucket/key[?versionId=…]`, the bucket and key URL-encoded. */
 export function parseCopySource(headers: IncomingHttpHeaders): VersionRef {
@@ -67,6 +73,20 @@ function storedContentAttributes(version: ObjectVersion): ContentAttributes {
   return attributes;
 }
 
+/**
+ * What a copy of `from` consists of: its own blob when it has one, else a function writing its
+ * bytes as a new blob (run by writeVersion once the pending version is recorded), with the
+ * flexible checksums the source carried recomputed over the whole object.
+ */
+function copiedContent(ctx: GatewayContext, from: ObjectVersion): ExistingContent | (() => Promise<ExistingContent>) {
+  if (!from.parts) return { size: from.size, etag: from.etag, xxhash64: from.xxhash64, checksums: from.checksums, placement: from.placement };
+  const algorithms = Object.keys(from.checksums).filter((name) => (SUPPORTED_CHECKSUMS as readonly string[]).includes(name));
+  return async () => {
+    const info = await ctx.node.put(await contentStream(ctx, from), { maxSize: MAX_COPY_SOURCE, checksums: algorithms });
+    return { size: info.size, etag: `"${info.md5}"`, xxhash64: info.xxhash64, checksums: info.checksums, placement: { blob: info.blob, nodes: [ctx.node.id] } };
+  };
+}
+
 export const copyObject: Handler = async (req, ctx) => {
   const destination = await requireAccess(req, ctx, req.bucket!, 'write');
   await ctx.meta.addCost(destination.name, { put: 1 });
@@ -80,19 +100,16 @@ export const copyObject: Handler = async (req, ctx) => {
     );
   }
   const from = source.version;
+  if (from.size > MAX_COPY_SOURCE) {
+    throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SOURCE}`);
+  }
   const attributes: ObjectAttributes = {
     ...(metadata === 'REPLACE' ? contentAttributes(req.headers) : storedContentAttributes(from)),
     tags: tagging === 'REPLACE' ? taggingHeader(req.headers) : from.tags,
     acl: cannedAcl(req.headers) ?? 'private',
   };
-  const version = await writeVersion(ctx, { bucket: destination, key: req.key!, ownerId: req.user?.id ?? destination.ownerId, attributes, condition: writeCondition(req.headers) }, {
-    size: from.size,
-    etag: from.etag,
-    xxhash64: from.xxhash64,
-    checksums: from.checksums,
-    placement: from.placement,
-    parts: from.parts,
-  });
+  const target = { bucket: destination, key: req.key!, ownerId: req.user?.id ?? destination.ownerId, attributes, condition: writeCondition(req.headers) };
+  const version = await writeVersion(ctx, target, copiedContent(ctx, from));
   const checksums = Object.fromEntries(Object.entries(version.checksums).map(([algorithm, value]) => [`Checksum${algorithm.toUpperCase()}`, value]));
   return {
     headers: { ...writtenVersionHeader(destination, version.versionId), ...copySourceHeaders(source.bucket, from) },
