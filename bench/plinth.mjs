@@ -30,7 +30,7 @@ import { nginxBinary, startNginx } from './lib/nginx.mjs';
 import { fmtMs, pct } from './lib/report.mjs';
 
 const PLINTH = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'plinth');
-const PLINTH_CLI = join(PLINTH, 'dist', 'src', 'cli', 'main.js');
+const PLINTH_CLI = join(PLINTH, 'bin', 'plinth.cjs');
 // The SDK is a dev dependency of Plinth; SignatureV4 and the HTTP handler come with it.
 const sdkRequire = createRequire(createRequire(join(PLINTH, 'package.json')).resolve('@aws-sdk/client-s3'));
 const { S3Client, PutObjectCommand, GetObjectCommand } = sdkRequire('@aws-sdk/client-s3');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -379,6 +379,9 @@ describe('plinth serve (CLI)', () => {
       const client = serve.client();
       await client.send(new CreateBucketCommand({ Bucket: 'from-cli' }));
       assert.deepEqual((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name), ['from-cli']);
+      // The launcher sized libuv's pool before the module loader started it: 16 workers besides
+      // Node's own few threads (7 here with the default pool of 4).
+      assert.ok(readdirSync(`/proc/${serve.pid}/task`).length >= 16 + 5, 'a 16-thread pool');
       assert.equal(await serve.kill('SIGTERM'), 0);
     } finally {
       await serve.kill('SIGKILL');

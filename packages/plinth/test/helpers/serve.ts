@@ -6,10 +6,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 
 /** `plinth serve` as a child process: what the CLI tests and the crash tests run. */
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+/** The package's bin, as `npx plinth` runs it (from dist/test/helpers, three levels up). */
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'plinth.cjs');
 
 export interface ServeProcess {
   endpoint: string;
+  pid: number;
   /** A client signed in as the admin the process was started with, path-style, no retries. */
   client(): S3Client;
   /** Signals the process unless it has exited; resolves its exit code (null when a signal ended it). */
@@ -26,7 +28,7 @@ export interface ServeOptions {
 
 /** Starts `plinth serve` on a free port and resolves once it logs that it is ready. */
 export async function startServe(options: ServeOptions): Promise<ServeProcess> {
-  const args = [MAIN, 'serve', '--data', options.dataDir, '--port', '0', ...(options.metadata ? ['--metadata', options.metadata] : [])];
+  const args = [BIN, 'serve', '--data', options.dataDir, '--port', '0', ...(options.metadata ? ['--metadata', options.metadata] : [])];
   const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath, args, {
     env: { ...process.env, PLINTH_ACCESS_KEY: options.accessKey, PLINTH_SECRET_KEY: options.secretKey },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +54,7 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
   void exited.then(() => clients.forEach((c) => c.destroy()));
   return {
     endpoint,
+    pid: child.pid!,
     client: () => {
       const client = new S3Client({
         endpoint,
