@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import pg from 'pg';
+import { SQLITE } from '../src/meta/dialect.js';
 import { compareKeys } from '../src/meta/listing.js';
+import { migrations } from '../src/meta/schema.js';
 import { openMetadata, SQLITE_FILE } from '../src/meta/open.js';
 import { UploadGoneError, type ListObjectsPage, type MetadataStore, type ObjectVersion } from '../src/meta/types.js';
 import { bucket, content, OWNER, pending, put, putDeleteMarker } from './helpers/meta-fixtures.js';
 import { metadataBackends, stopTestPostgres, type MetadataTestEnv } from './helpers/postgres.js';
+import { downgradeToSchema1, execOnStore } from './helpers/schema.js';
 
 const keysOf = (page: ListObjectsPage) => page.objects.map((o) => o.key);
 const sorted = (keys: string[]) => [...keys].sort(compareKeys);
@@ -534,6 +536,59 @@ for (const backend of metadataBackends()) {
       assert.deepEqual(await meta.commit('b', 'partial', 'null', onlyFirst, { completesUpload: 'up3' }), { orphaned: ['r2'] });
     });
 
+    it("records an upload's checksum algorithm and type, its parts' checksums, and a completed object's parts'", async () => {
+      await meta.createBucket(bucket('b'));
+      const template = { userMetadata: {}, tags: {}, acl: 'private' as const };
+      const upload = { uploadId: 'c1', bucket: 'b', key: 'k', initiated: new Date('2024-01-01T00:00:00.000Z'), ownerId: OWNER, template, checksum: { algorithm: 'crc32c', type: 'FULL_OBJECT' as const } };
+      await meta.createUpload(upload);
+      await meta.createUpload({ ...upload, uploadId: 'c2', key: 'plain', checksum: undefined });
+      assert.deepEqual(await meta.getUpload('c1'), upload);
+      assert.equal((await meta.getUpload('c2'))?.checksum, undefined);
+      assert.deepEqual((await meta.listUploads('b', '')).map((u) => u.checksum), [upload.checksum, undefined]);
+
+      const part = (partNumber: number, checksum: string) => ({
+        uploadId: 'c1', partNumber, size: 5, etag: `"e${partNumber}"`, lastModified: new Date('2024-01-01T00:00:01.000Z'), blob: `b${partNumber}`, xxhash64: `x${partNumber}`,
+        checksums: { crc32c: checksum },
+      });
+      await meta.putPart(part(1, 'AAAAAA=='));
+      await meta.putPart(part(2, 'BBBBBB=='));
+      await meta.putPart(part(2, 'CCCCCC=='));
+      assert.deepEqual(await meta.listParts('c1', 0, 10), [part(1, 'AAAAAA=='), part(2, 'CCCCCC==')]);
+
+      const parts = (await meta.listParts('c1', 0, 10)).map(({ size, blob, xxhash64, etag, checksums }) => ({ size, blob, xxhash64, etag, checksums }));
+      await meta.insertPending(pending('b', 'k', 'null'));
+      await meta.commit('b', 'k', 'null', content('', 10, { etag: '"m-2"', checksums: { crc32c: 'DDDDDD==' }, parts }), { completesUpload: 'c1' });
+      const version = await meta.getObject('b', 'k');
+      assert.deepEqual(version?.parts, parts);
+      assert.deepEqual(version?.checksums, { crc32c: 'DDDDDD==' });
+      assert.deepEqual((await meta.listVersions({ bucket: 'b', maxKeys: 10 })).objects[0]?.parts, parts);
+    });
+
+    it('upgrades a store of schema version 1 in place: its uploads, parts and multipart objects stay, without checksums', async () => {
+      await meta.createBucket(bucket('b'));
+      const template = { userMetadata: {}, tags: {}, acl: 'private' as const };
+      const upload = { uploadId: 'old', bucket: 'b', key: 'k', initiated: new Date('2024-01-01T00:00:00.000Z'), ownerId: OWNER, template };
+      await meta.createUpload(upload);
+      const part = { uploadId: 'old', partNumber: 1, size: 5, etag: '"e1"', lastModified: new Date('2024-01-01T00:00:01.000Z'), blob: 'p1', xxhash64: 'x1' };
+      await meta.putPart(part);
+      const parts = [{ size: 5, blob: 'q1', xxhash64: 'y1', etag: '"f1"' }];
+      await meta.insertPending(pending('b', 'done', 'null'));
+      await meta.commit('b', 'done', 'null', content('', 5, { etag: '"m-1"', parts }));
+      await meta.close();
+
+      await downgradeToSchema1(env);
+      meta = await openMetadata(env.url, env.dataDir);
+      assert.deepEqual(await meta.getUpload('old'), upload);
+      assert.deepEqual(await meta.listParts('old', 0, 10), [part]);
+      assert.deepEqual((await meta.getObject('b', 'done'))?.parts, parts);
+      // The upgraded tables take the new columns.
+      await meta.putPart({ ...part, partNumber: 2, blob: 'p2', checksums: { sha1: 'c2E=' } });
+      assert.deepEqual((await meta.listParts('old', 1, 10))[0]?.checksums, { sha1: 'c2E=' });
+      await meta.close();
+      meta = await openMetadata(env.url, env.dataDir);
+      assert.equal((await meta.listParts('old', 0, 10)).length, 2, 'reopening migrates nothing twice');
+    });
+
     it('lists uploads by key then initiation, with prefix and markers, and finds stale ones', async () => {
       await meta.createBucket(bucket('b'));
       await meta.createBucket(bucket('c'));
@@ -686,7 +741,7 @@ for (const backend of metadataBackends()) {
 
       await setSchemaVersion(env, 999);
       await assert.rejects(openMetadata(env.url, env.dataDir), /newer than this Plinth/);
-      await setSchemaVersion(env, 1);
+      await setSchemaVersion(env, migrations(SQLITE).length);
       meta = await openMetadata(env.url, env.dataDir);
     });
 
@@ -706,17 +761,8 @@ for (const backend of metadataBackends()) {
 }
 
 /** Overwrites the stored schema version, as a newer (or this) Plinth would have left it. */
-async function setSchemaVersion(env: MetadataTestEnv, version: number): Promise<void> {
-  if (env.url === undefined) {
-    const db = new Database(join(env.dataDir, SQLITE_FILE));
-    db.prepare('UPDATE plinth_schema SET version = ?').run(version);
-    db.close();
-    return;
-  }
-  const client = new pg.Client({ connectionString: env.url });
-  await client.connect();
-  await client.query('UPDATE plinth_schema SET version = $1', [version]);
-  await client.end();
+function setSchemaVersion(env: MetadataTestEnv, version: number): Promise<void> {
+  return execOnStore(env, `UPDATE plinth_schema SET version = ${Number(version)}`);
 }
 
 describe('openMetadata URLs', () => {

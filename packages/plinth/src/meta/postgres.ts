@@ -69,10 +69,17 @@ export class PostgresMetadataStore extends SqlMetadataStore {
   protected *insertParts(objectId: Int, parts: PartInput[]): Steps<void> {
     if (parts.length === 0) return;
     yield* query(
-      `INSERT INTO object_parts (object_id, part_number, size, etag, blob, xxhash64)
-       SELECT $1, n, size, etag, blob, xxhash64
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS p (size, etag, blob, xxhash64, n)`,
-      [objectId, parts.map((p) => p.size), parts.map((p) => p.etag), parts.map((p) => p.blob), parts.map((p) => p.xxhash64)],
+      `INSERT INTO object_parts (object_id, part_number, size, etag, blob, xxhash64, checksums)
+       SELECT $1, n, size, etag, blob, xxhash64, checksums::jsonb
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS p (size, etag, blob, xxhash64, checksums, n)`,
+      [
+        objectId,
+        parts.map((p) => p.size),
+        parts.map((p) => p.etag),
+        parts.map((p) => p.blob),
+        parts.map((p) => p.xxhash64),
+        parts.map((p) => JSON.stringify(p.checksums ?? {})),
+      ],
     );
   }
 

@@ -7,6 +7,7 @@ import type {
   NodeHealth,
   ObjectState,
   ObjectVersion,
+  UploadChecksum,
   UploadPart,
   User,
   VersioningState,
@@ -64,6 +65,7 @@ export interface ObjectPartRow {
   etag: string;
   blob: string;
   xxhash64: string;
+  checksums: Json;
 }
 
 export interface UserRow {
@@ -89,6 +91,8 @@ export interface UploadRow {
   initiated: Time;
   owner_id: string;
   template: Json;
+  checksum_algorithm: string | null;
+  checksum_type: UploadChecksum['type'] | null;
 }
 
 export interface UploadPartRow {
@@ -99,6 +103,7 @@ export interface UploadPartRow {
   last_modified: Time;
   blob: string;
   xxhash64: string;
+  checksums: Json;
 }
 
 export interface CostRow {
@@ -162,9 +167,15 @@ export function toVersion(row: ObjectRow, parts: ObjectPartRow[]): ObjectVersion
     version.parts = parts
       .slice()
       .sort((a, b) => a.part_number - b.part_number)
-      .map((p) => ({ size: int(p.size), blob: p.blob, xxhash64: p.xxhash64, etag: p.etag }));
+      .map((p) => ({ size: int(p.size), blob: p.blob, xxhash64: p.xxhash64, etag: p.etag, ...partChecksums(p.checksums) }));
   }
   return version;
+}
+
+/** A part's checksums, left out when it has none (parts of uploads without a checksum algorithm). */
+function partChecksums(value: Json): { checksums?: Record<string, string> } {
+  const checksums = json<Record<string, string>>(value);
+  return Object.keys(checksums).length === 0 ? {} : { checksums };
 }
 
 /** The header columns' values, in OPTIONAL_FIELDS order, null when absent. */
@@ -200,6 +211,7 @@ export const toUpload = (row: UploadRow): MultipartUpload => ({
   initiated: time(row.initiated),
   ownerId: row.owner_id,
   template: json(row.template),
+  ...(row.checksum_algorithm !== null && row.checksum_type !== null && { checksum: { algorithm: row.checksum_algorithm, type: row.checksum_type } }),
 });
 
 export const toUploadPart = (row: UploadPartRow): UploadPart => ({
@@ -210,6 +222,7 @@ export const toUploadPart = (row: UploadPartRow): UploadPart => ({
   lastModified: time(row.last_modified),
   blob: row.blob,
   xxhash64: row.xxhash64,
+  ...partChecksums(row.checksums),
 });
 
 export const toCost = (row: CostRow): CostRecord => ({

@@ -121,5 +121,14 @@ export function migrations(d: Dialect): readonly string[] {
     bytes_used ${t.bigint} NOT NULL
   );
   `,
+    // 2: multipart checksums. An upload's algorithm and type (NULL: created without one), and each
+    // part's checksum, kept by a completed object's parts too (GetObject partNumber answers it).
+    // Existing rows get no algorithm and no part checksums: exactly what they were uploaded with.
+    `
+  ALTER TABLE multipart_uploads ADD COLUMN checksum_algorithm ${t.text};
+  ALTER TABLE multipart_uploads ADD COLUMN checksum_type ${t.text} CHECK (checksum_type IN ('COMPOSITE', 'FULL_OBJECT'));
+  ALTER TABLE upload_parts ADD COLUMN checksums ${t.json} NOT NULL DEFAULT '{}';
+  ALTER TABLE object_parts ADD COLUMN checksums ${t.json} NOT NULL DEFAULT '{}';
+  `,
   ];
 }

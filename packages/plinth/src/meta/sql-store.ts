@@ -69,7 +69,7 @@ function* script(sql: string): Steps<void> {
   yield { sql, values: [], script: true };
 }
 
-export type PartInput = { size: number; etag: string; blob: string; xxhash64: string };
+export type PartInput = { size: number; etag: string; blob: string; xxhash64: string; checksums?: Record<string, string> };
 
 /** The first row, mapped; null when there is none. */
 function first<R, T>(rows: R[], map: (row: R) => T): T | null {
@@ -503,9 +503,18 @@ export abstract class SqlMetadataStore implements MetadataStore {
 
   async createUpload(upload: MultipartUpload): Promise<void> {
     await this.rows(
-      `INSERT INTO multipart_uploads (upload_id, bucket, key, initiated, owner_id, template)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [upload.uploadId, upload.bucket, upload.key, this.dialect.time(upload.initiated), upload.ownerId, JSON.stringify(upload.template)],
+      `INSERT INTO multipart_uploads (upload_id, bucket, key, initiated, owner_id, template, checksum_algorithm, checksum_type)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        upload.uploadId,
+        upload.bucket,
+        upload.key,
+        this.dialect.time(upload.initiated),
+        upload.ownerId,
+        JSON.stringify(upload.template),
+        upload.checksum?.algorithm ?? null,
+        upload.checksum?.type ?? null,
+      ],
     );
   }
 
@@ -524,11 +533,12 @@ export abstract class SqlMetadataStore implements MetadataStore {
       [part.uploadId, part.partNumber],
     );
     yield* query(
-      `INSERT INTO upload_parts (upload_id, part_number, size, etag, last_modified, blob, xxhash64)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+      `INSERT INTO upload_parts (upload_id, part_number, size, etag, last_modified, blob, xxhash64, checksums)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (upload_id, part_number) DO UPDATE SET size = EXCLUDED.size, etag = EXCLUDED.etag,
-         last_modified = EXCLUDED.last_modified, blob = EXCLUDED.blob, xxhash64 = EXCLUDED.xxhash64`,
-      [part.uploadId, part.partNumber, part.size, part.etag, this.dialect.time(part.lastModified), part.blob, part.xxhash64],
+         last_modified = EXCLUDED.last_modified, blob = EXCLUDED.blob, xxhash64 = EXCLUDED.xxhash64,
+         checksums = EXCLUDED.checksums`,
+      [part.uploadId, part.partNumber, part.size, part.etag, this.dialect.time(part.lastModified), part.blob, part.xxhash64, JSON.stringify(part.checksums ?? {})],
     );
     const [replaced] = yield* this.unreferenced(previous.map((r) => r.blob));
     return replaced === undefined ? {} : { replaced };

@@ -199,9 +199,9 @@ export class SqliteMetadataStore extends SqlMetadataStore {
   protected *insertParts(objectId: Int, parts: PartInput[]): Steps<void> {
     for (const [index, part] of parts.entries()) {
       yield* query(
-        `INSERT INTO object_parts (object_id, part_number, size, etag, blob, xxhash64)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [objectId, index + 1, part.size, part.etag, part.blob, part.xxhash64],
+        `INSERT INTO object_parts (object_id, part_number, size, etag, blob, xxhash64, checksums)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [objectId, index + 1, part.size, part.etag, part.blob, part.xxhash64, JSON.stringify(part.checksums ?? {})],
       );
     }
   }

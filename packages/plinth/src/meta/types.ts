@@ -63,8 +63,11 @@ export interface ObjectVersion {
   checksums: Record<string, string>;
   /** xxHash64 (hex) of the whole object's bytes, verified on every read. */
   xxhash64: string;
-  /** For multipart objects: part sizes, in order (for ranged reads and GetObject partNumber). */
-  parts?: { size: number; blob: string; xxhash64: string; etag: string }[];
+  /**
+   * For multipart objects: part sizes, in order (for ranged reads and GetObject partNumber), and
+   * each part's checksum when its upload had a checksum algorithm (absent otherwise).
+   */
+  parts?: { size: number; blob: string; xxhash64: string; etag: string; checksums?: Record<string, string> }[];
   placement: Placement;
   /**
    * Optional, chosen by the writer for its pending version (unique, e.g. random hex): passed back
@@ -77,6 +80,19 @@ export interface ObjectVersion {
 /** What step 2 of a write learned: the bytes' size, digests and where they are. */
 export type CommittedContent = Pick<ObjectVersion, 'size' | 'etag' | 'xxhash64' | 'checksums' | 'placement' | 'parts'> & { lastModified: Date };
 
+/**
+ * How S3 makes a multipart object's checksum from its parts': COMPOSITE, a checksum of the
+ * parts' checksums; FULL_OBJECT, the checksum of the whole object (CRCs only).
+ */
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+
+/** The checksum a multipart upload was created with (x-amz-checksum-algorithm and -type). */
+export interface UploadChecksum {
+  /** Lower-case, as in ObjectVersion.checksums: 'crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'. */
+  algorithm: string;
+  type: ChecksumType;
+}
+
 export interface MultipartUpload {
   uploadId: string;
   bucket: string;
@@ -85,6 +101,8 @@ export interface MultipartUpload {
   ownerId: string;
   /** Headers given at CreateMultipartUpload, applied to the completed object. */
   template: Pick<ObjectVersion, 'contentType' | 'contentEncoding' | 'contentDisposition' | 'contentLanguage' | 'cacheControl' | 'expires' | 'userMetadata' | 'tags' | 'acl'>;
+  /** Absent for an upload created without a checksum algorithm. */
+  checksum?: UploadChecksum;
 }
 
 export interface UploadPart {
@@ -95,6 +113,8 @@ export interface UploadPart {
   lastModified: Date;
   blob: string;
   xxhash64: string;
+  /** The part's checksum in its upload's algorithm, by algorithm; absent when the upload has none. */
+  checksums?: Record<string, string>;
 }
 
 export interface ListObjectsQuery {

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { S3Error } from './errors.js';
 
@@ -18,10 +18,29 @@ export function isChecksumAlgorithm(name: string): name is ChecksumAlgorithm {
 /** Digest sizes in bytes, to reject a malformed value before reading the body. */
 const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
 
+/** Whether a value is the base64 of a digest of this algorithm's size. */
+export function isChecksumValue(algorithm: ChecksumAlgorithm, base64: string): boolean {
+  return /^[A-Za-z0-9+/]*={0,2}$/.test(base64) && Buffer.from(base64, 'base64').length === DIGEST_BYTES[algorithm];
+}
+
+/** S3's answer to a malformed checksum header (x-amz-checksum-<algorithm>, x-amz-checksum-type…). */
+export function invalidChecksumHeader(name: string): S3Error {
+  return new S3Error('InvalidRequest', `Value for ${name} header is invalid.`);
+}
+
 export function checkChecksumValue(algorithm: ChecksumAlgorithm, base64: string): void {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || Buffer.from(base64, 'base64').length !== DIGEST_BYTES[algorithm]) {
-    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algorithm} header is invalid.`);
-  }
+  if (!isChecksumValue(algorithm, base64)) throw invalidChecksumHeader(`x-amz-checksum-${algorithm}`);
+}
+
+/**
+ * The generator polynomials of the CRCs S3 offers, bit-reversed: all three are reflected CRCs
+ * that start from all ones and end XORed with all ones (crc-combine.ts relies on that too).
+ */
+export const CRC_POLYNOMIALS = { crc32: 0xedb88320n, crc32c: 0x82f63b78n, crc64nvme: 0x9a6c9329ac4bc9b5n } as const;
+export type CrcAlgorithm = keyof typeof CRC_POLYNOMIALS;
+
+export function isCrcAlgorithm(algorithm: string): algorithm is CrcAlgorithm {
+  return Object.hasOwn(CRC_POLYNOMIALS, algorithm);
 }
 
 function reflectedTable32(poly: number): Uint32Array {
@@ -34,14 +53,16 @@ function reflectedTable32(poly: number): Uint32Array {
   return table;
 }
 
-const CRC32C_TABLE = reflectedTable32(0x82f63b78);
+const CRC32C_TABLE = reflectedTable32(Number(CRC_POLYNOMIALS.crc32c));
 
 /**
- * CRC-64/NVME's reflected polynomial 0x9a6c9329ac4bc9b5, kept as two 32-bit halves: BigInt
- * arithmetic per byte would make large uploads crawl.
+ * CRC-64/NVME's reflected polynomial, kept as two 32-bit halves: BigInt arithmetic per byte would
+ * make large uploads crawl.
  */
 const CRC64_HI = new Uint32Array(256);
 const CRC64_LO = new Uint32Array(256);
+const CRC64_POLY_HI = Number(CRC_POLYNOMIALS.crc64nvme >> 32n);
+const CRC64_POLY_LO = Number(CRC_POLYNOMIALS.crc64nvme & 0xffffffffn);
 for (let i = 0; i < 256; i++) {
   let hi = 0;
   let lo = i;
@@ -50,8 +71,8 @@ for (let i = 0; i < 256; i++) {
     lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0;
     hi = hi >>> 1;
     if (carry) {
-      hi = (hi ^ 0x9a6c9329) >>> 0;
-      lo = (lo ^ 0xac4bc9b5) >>> 0;
+      hi = (hi ^ CRC64_POLY_HI) >>> 0;
+      lo = (lo ^ CRC64_POLY_LO) >>> 0;
     }
   }
   CRC64_HI[i] = hi;
@@ -114,6 +135,11 @@ export interface BodyChecks {
   md5Base64?: string;
   /** A flexible checksum: its value from the header, or from the trailer once the body ended. */
   checksum?: { algorithm: ChecksumAlgorithm; value: string | (() => string | undefined) };
+  /**
+   * A checksum to compute with nothing to compare it to: S3 computes a part's checksum itself when
+   * a FULL_OBJECT upload's part comes without one.
+   */
+  compute?: ChecksumAlgorithm;
 }
 
 /**
@@ -143,7 +169,8 @@ export class BodyVerifier extends Transform {
     this.verified = new Promise((resolve) => (this.resolve = resolve));
     if (checks.sha256Hex) this.sha256 = createHash('sha256');
     if (checks.md5Base64) this.md5 = createHash('md5');
-    if (checks.checksum) this.sum = checksummer(checks.checksum.algorithm);
+    const algorithm = checks.checksum?.algorithm ?? checks.compute;
+    if (algorithm) this.sum = checksummer(algorithm);
   }
 
   override _read(size: number): void {
@@ -185,8 +212,22 @@ export class BodyVerifier extends Transform {
       checkChecksumValue(algorithm, expected);
       if (this.sum.digest() !== expected) throw new S3Error('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
       verified[algorithm] = expected;
+    } else if (this.sum && this.checks.compute) {
+      verified[this.checks.compute] = this.sum.digest();
     }
     this.resolve(verified);
     return null;
   }
+}
+
+/**
+ * Passes a body through while computing `algorithm` over it; `checksums` resolves with the value
+ * once the body has ended (an error of the body ends the returned stream with that error). The
+ * body is only asked for when the returned stream is first read, so a request refused before
+ * that (a missing Content-Length) is answered without its body being sent.
+ */
+export function computingChecksum(body: Readable, algorithm: ChecksumAlgorithm): { body: Readable; checksums: Promise<Record<string, string>> } {
+  const computer = new BodyVerifier({ compute: algorithm }, () => body.pipe(computer));
+  body.on('error', (err) => computer.destroy(err));
+  return { body: computer, checksums: computer.verified };
 }

@@ -2,7 +2,7 @@ import type { ReadRange } from '../block/types.js';
 import type { Bucket, ObjectVersion } from '../meta/types.js';
 import { S3Error } from './errors.js';
 import { header, httpDate, utf8AsLatin1 } from './http.js';
-import { checksumHeaders, contentStream, evaluatePreconditions, findVersion, parseRange, preconditions, versionHeader, versionIdParam } from './object-read.js';
+import { checksumHeaders, checksumType, contentStream, evaluatePreconditions, findVersion, parseRange, preconditions, versionHeader, versionIdParam } from './object-read.js';
 import { CONTENT_HEADERS } from './object-write.js';
 import type { GatewayContext, Handler, S3Request, S3Response } from './types.js';
 
@@ -44,9 +44,9 @@ function objectHeaders(bucket: Bucket, version: ObjectVersion): Record<string, s
 
 /**
  * GetObject's partNumber: the byte range of that part of a multipart object (a one-part object
- * has only part 1, the whole object).
+ * has only part 1, the whole object), and its index.
  */
-function partRange(version: ObjectVersion, value: string): { range?: ReadRange; count: number } {
+function partRange(version: ObjectVersion, value: string): { range?: ReadRange; count: number; index: number } {
   if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10000) {
     throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: value });
   }
@@ -54,7 +54,22 @@ function partRange(version: ObjectVersion, value: string): { range?: ReadRange; 
   const index = Number(value) - 1;
   if (index >= sizes.length) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: value, ActualPartCount: String(sizes.length) });
   const start = sizes.slice(0, index).reduce((sum, size) => sum + size, 0);
-  return { range: sizes[index]! > 0 ? { start, end: start + sizes[index]! - 1 } : undefined, count: sizes.length };
+  return { range: sizes[index]! > 0 ? { start, end: start + sizes[index]! - 1 } : undefined, count: sizes.length, index };
+}
+
+/**
+ * What x-amz-checksum-mode: ENABLED answers. A stored checksum describes the whole object, so it
+ * is sent only with the whole object (a range that covers all of it too, as S3 does); a part of
+ * a multipart object read by partNumber has a checksum of its own when its upload had an
+ * algorithm. x-amz-checksum-type is the object's.
+ */
+function returnedChecksums(version: ObjectVersion, range: ReadRange | undefined, part: number | undefined): Record<string, string> {
+  let checksums: Record<string, string> | undefined;
+  if (part !== undefined && version.parts) checksums = version.parts[part]?.checksums;
+  else if (!range || (range.start === 0 && range.end === version.size - 1)) checksums = version.checksums;
+  const type = checksumType(version.checksums);
+  if (checksums === undefined || Object.keys(checksums).length === 0 || type === undefined) return {};
+  return { ...checksumHeaders(checksums), 'x-amz-checksum-type': type };
 }
 
 
@@ -73,18 +88,17 @@ async function readObject(req: S3Request, ctx: GatewayContext, withBody: boolean
   const partNumber = req.query.get('partNumber');
   const rangeHeader = header(req.headers, 'range');
   let range: ReadRange | undefined;
+  let part: number | undefined;
   if (partNumber !== null) {
     if (rangeHeader !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
-    const part = partRange(version, partNumber);
-    range = part.range;
-    if (version.parts) headers['x-amz-mp-parts-count'] = part.count;
+    const requested = partRange(version, partNumber);
+    range = requested.range;
+    part = requested.index;
+    if (version.parts) headers['x-amz-mp-parts-count'] = requested.count;
   } else {
     range = parseRange(rangeHeader, version.size);
   }
-  // A stored checksum describes the whole object, so it is only sent with the whole object.
-  if (!range && header(req.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
-    Object.assign(headers, checksumHeaders(version.checksums));
-  }
+  if (header(req.headers, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') Object.assign(headers, returnedChecksums(version, range, part));
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${version.size}`;
   headers['content-length'] = range ? range.end - range.start + 1 : version.size;
   Object.assign(headers, overrides);

@@ -6,7 +6,19 @@ import { S3Error } from './errors.js';
 import { readBody, unquoteEtag } from './http.js';
 import { owners, s3UrlEncode } from './list.js';
 import { copyPart } from './copy.js';
-import { checksumHeaders, writtenVersionHeader } from './object-read.js';
+import {
+  checkListedChecksums,
+  expectedObjectChecksum,
+  listedChecksumMatches,
+  listedChecksums,
+  objectChecksums,
+  partBody,
+  requestedUploadChecksum,
+  uploadChecksumElements,
+  uploadChecksumHeaders,
+  verifyObjectChecksum,
+} from './multipart-checksums.js';
+import { checksumElements, checksumHeaders, checksumType, writtenVersionHeader } from './object-read.js';
 import { checkKey, type ExistingContent, objectAttributes, releaseBlobs, storeBody, writeCondition, writeVersion } from './object-write.js';
 import type { GatewayContext, Handler, S3Request, S3Response } from './types.js';
 import { asArray, parseXml, toXml } from './xml.js';
@@ -67,13 +79,14 @@ export const createMultipartUpload: Handler = async (req, ctx) => {
   checkKey(key);
   // Header mistakes (bad tags, ACL, metadata) fail here rather than at completion.
   const template = objectAttributes(req.headers);
+  const checksum = requestedUploadChecksum(req.headers);
   const uploadId = randomBytes(24).toString('base64url');
-  await ctx.meta.createUpload({ uploadId, bucket: bucket.name, key, initiated: new Date(), ownerId: req.user?.id ?? bucket.ownerId, template });
-  return { body: toXml('InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }) };
+  await ctx.meta.createUpload({ uploadId, bucket: bucket.name, key, initiated: new Date(), ownerId: req.user?.id ?? bucket.ownerId, template, ...(checksum && { checksum }) });
+  return { headers: uploadChecksumHeaders(checksum), body: toXml('InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }) };
 };
 
-/** A part's bytes as they are on the data node. */
-type PartContent = Pick<UploadPart, 'size' | 'etag' | 'blob' | 'xxhash64'>;
+/** A part's bytes as they are on the data node, and the checksum kept with it. */
+type PartContent = Pick<UploadPart, 'size' | 'etag' | 'blob' | 'xxhash64' | 'checksums'>;
 
 /**
  * Records a part whose bytes are on the data node. An abort that won the race makes the part
@@ -96,14 +109,18 @@ async function recordPart(ctx: GatewayContext, upload: MultipartUpload, partNumb
 export const uploadPart: Handler = async (req, ctx) => {
   const partNumber = partNumberParam(req.query);
   const { upload } = await findUpload(req, ctx, 'put');
-  const content = await storeBody(ctx, req);
-  const part = await recordPart(ctx, upload, partNumber, { ...content, blob: content.placement.blob });
+  const content = await storeBody(ctx, partBody(req, upload));
+  // Only an upload with an algorithm keeps its parts' checksums; others echo what was verified.
+  const checksums = upload.checksum ? content.checksums : undefined;
+  const part = await recordPart(ctx, upload, partNumber, { ...content, blob: content.placement.blob, checksums });
   return { headers: { etag: part.etag, ...checksumHeaders(content.checksums) } };
 };
 
 export const uploadPartCopy: Handler = async (req, ctx) => {
   const partNumber = partNumberParam(req.query);
   const { upload } = await findUpload(req, ctx, 'put');
+  // Such a part needs its checksum in the upload's algorithm, which copying does not compute.
+  if (upload.checksum) throw new S3Error('NotImplemented', 'UploadPartCopy into a multipart upload created with a checksum algorithm is not supported.');
   const { content, headers } = await copyPart(req, ctx);
   const part = await recordPart(ctx, upload, partNumber, { size: content.size, etag: `"${content.md5}"`, blob: content.blob, xxhash64: content.xxhash64 });
   return { headers, body: toXml('CopyPartResult', { ETag: part.etag, LastModified: part.lastModified }) };
@@ -112,14 +129,17 @@ export const uploadPartCopy: Handler = async (req, ctx) => {
 interface ListedPart {
   partNumber: number;
   etag: string;
+  /** The part's checksums the body lists (ChecksumCRC32…), by algorithm. */
+  checksums: Record<string, string>;
 }
 
 /** The Complete body's part list, checked for shape and order before any part is looked up. */
 function parseCompleteBody(xml: string): ListedPart[] {
   const listed = asArray(parseXml(xml, 'CompleteMultipartUpload').Part).map((element): ListedPart => {
-    const { PartNumber, ETag } = (element ?? {}) as { PartNumber?: unknown; ETag?: unknown };
+    const fields = (element ?? {}) as Record<string, unknown>;
+    const { PartNumber, ETag } = fields;
     if (typeof PartNumber !== 'string' || !/^\s*\d+\s*$/.test(PartNumber) || typeof ETag !== 'string') throw new S3Error('MalformedXML');
-    return { partNumber: Number(PartNumber), etag: ETag };
+    return { partNumber: Number(PartNumber), etag: ETag, checksums: listedChecksums(fields) };
   });
   if (listed.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
   for (let i = 1; i < listed.length; i++) {
@@ -135,14 +155,15 @@ async function allParts(ctx: GatewayContext, uploadId: string): Promise<Map<numb
 }
 
 /**
- * The parts a Complete names, as S3 checks them: each must exist with its ETag (checked for all
- * first: a wrong list is the more basic mistake), then all but the last be at least 5 MiB.
+ * The parts a Complete names, as S3 checks them: each must exist with its ETag and any checksum
+ * listed (checked for all first: a wrong list is the more basic mistake), then all but the last be
+ * at least 5 MiB.
  */
-function chooseParts(uploadId: string, listed: ListedPart[], uploaded: Map<number, UploadPart>): UploadPart[] {
-  const parts = listed.map(({ partNumber, etag }) => {
-    const part = uploaded.get(partNumber);
-    if (!part || unquoteEtag(part.etag) !== unquoteEtag(etag)) {
-      throw new S3Error('InvalidPart', undefined, { UploadId: uploadId, PartNumber: String(partNumber), ETag: etag });
+function chooseParts(upload: MultipartUpload, listed: ListedPart[], uploaded: Map<number, UploadPart>): UploadPart[] {
+  const parts = listed.map((entry) => {
+    const part = uploaded.get(entry.partNumber);
+    if (!part || unquoteEtag(part.etag) !== unquoteEtag(entry.etag) || !listedChecksumMatches(upload, entry, part)) {
+      throw new S3Error('InvalidPart', undefined, { UploadId: upload.uploadId, PartNumber: String(entry.partNumber), ETag: entry.etag });
     }
     return part;
   });
@@ -155,10 +176,11 @@ function chooseParts(uploadId: string, listed: ListedPart[], uploaded: Map<numbe
 
 /**
  * The completed object's content: S3's multipart ETag (MD5 of the parts' binary MD5s, then the
- * part count) and, since no single pass over the whole object ever happens, an xxHash64 of the
- * parts' xxHash64s; each part's bytes are verified against their own digest on read.
+ * part count), its checksum made from the parts' (see multipart-checksums.ts) and, since no single
+ * pass over the whole object ever happens, an xxHash64 of the parts' xxHash64s; each part's bytes
+ * are verified against their own digest on read.
  */
-async function multipartContent(ctx: GatewayContext, parts: UploadPart[]): Promise<ExistingContent> {
+async function multipartContent(ctx: GatewayContext, upload: MultipartUpload, parts: UploadPart[]): Promise<ExistingContent> {
   const md5 = createHash('md5');
   for (const part of parts) md5.update(Buffer.from(unquoteEtag(part.etag), 'hex'));
   const xxhash = await xxhashApi();
@@ -167,11 +189,11 @@ async function multipartContent(ctx: GatewayContext, parts: UploadPart[]): Promi
     size: parts.reduce((sum, part) => sum + part.size, 0),
     etag: `"${md5.digest('hex')}-${parts.length}"`,
     xxhash64: xxhashHex(xxhash.h64Raw(digests)),
-    checksums: {},
+    checksums: objectChecksums(upload, parts),
     // The first part's blob stands for the object where one blob is expected (the GC's reference
     // check covers every part through `parts`).
     placement: { blob: parts[0]!.blob, nodes: [ctx.node.id] },
-    parts: parts.map(({ size, blob, xxhash64, etag }) => ({ size, blob, xxhash64, etag })),
+    parts: parts.map(({ size, blob, xxhash64, etag, checksums }) => ({ size, blob, xxhash64, etag, ...(checksums && { checksums }) })),
   };
 }
 
@@ -189,22 +211,26 @@ function objectUrl(req: S3Request, bucket: string, key: string): string {
 export const completeMultipartUpload: Handler = async (req, ctx) => {
   const { bucket, upload } = await findUpload(req, ctx, 'put');
   const condition = writeCondition(req.headers);
+  const expected = expectedObjectChecksum(req.headers, upload);
   const listed = parseCompleteBody(await readBody(req.body, MAX_COMPLETE_BYTES));
+  checkListedChecksums(upload, listed);
   let parts: UploadPart[];
   try {
-    parts = chooseParts(upload.uploadId, listed, await allParts(ctx, upload.uploadId));
+    parts = chooseParts(upload, listed, await allParts(ctx, upload.uploadId));
   } catch (err) {
     // An Abort (in this gateway or another) may have removed the upload and its parts since it
     // was found: S3 calls that NoSuchUpload, not InvalidPart for the parts that went with it.
     if (err instanceof S3Error && err.code === 'InvalidPart' && !(await ctx.meta.getUpload(upload.uploadId))) throw noSuchUpload(upload.uploadId);
     throw err;
   }
+  const content = await multipartContent(ctx, upload, parts);
+  verifyObjectChecksum(expected, upload, content.checksums, parts.length);
   let version;
   try {
     version = await writeVersion(
       ctx,
       { bucket, key: upload.key, ownerId: upload.ownerId, attributes: upload.template, condition, completesUpload: upload.uploadId },
-      await multipartContent(ctx, parts),
+      content,
     );
   } catch (err) {
     if (err instanceof UploadGoneError) throw noSuchUpload(upload.uploadId);
@@ -222,6 +248,8 @@ function completionAnswer(req: S3Request, bucket: Bucket, version: ObjectVersion
       Bucket: bucket.name,
       Key: version.key,
       ETag: version.etag,
+      ...checksumElements(version.checksums),
+      ChecksumType: checksumType(version.checksums),
     }),
   };
 }
@@ -285,7 +313,8 @@ export const listParts: Handler = async (req, ctx) => {
       NextPartNumberMarker: parts.at(-1)?.partNumber ?? marker,
       MaxParts: maxParts,
       IsTruncated: isTruncated,
-      Part: parts.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: p.etag, Size: p.size })),
+      Part: parts.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: p.etag, Size: p.size, ...checksumElements(p.checksums) })),
+      ...uploadChecksumElements(upload.checksum),
     }),
   };
 };
@@ -367,6 +396,7 @@ export const listMultipartUploads: Handler = async (req, ctx) => {
         Owner: owner(u.ownerId),
         StorageClass: 'STANDARD',
         Initiated: u.initiated,
+        ...uploadChecksumElements(u.checksum),
       })),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
       EncodingType: encodingType,

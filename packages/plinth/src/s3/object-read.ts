@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadRange } from '../block/types.js';
-import type { Bucket, ObjectVersion } from '../meta/types.js';
+import type { Bucket, ChecksumType, ObjectVersion } from '../meta/types.js';
 import { requireAccess } from './access.js';
 import { S3Error } from './errors.js';
 import { etagMatches, header, httpDate } from './http.js';
@@ -183,4 +183,22 @@ export async function contentStream(ctx: GatewayContext, version: ObjectVersion,
 /** x-amz-checksum-<algorithm> headers for the checksums a version was stored with. */
 export function checksumHeaders(checksums: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(checksums).map(([algorithm, value]) => [`x-amz-checksum-${algorithm}`, value]));
+}
+
+/** ChecksumCRC32 and its siblings: a version's or a part's checksums as S3's XML elements name them. */
+export function checksumElements(checksums: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(checksums).map(([algorithm, value]) => [`Checksum${algorithm.toUpperCase()}`, value]));
+}
+
+/**
+ * The checksum type of a version's stored checksum (undefined without one). A COMPOSITE checksum
+ * is S3's checksum of the parts' checksums with `-<part count>` appended, which base64 never
+ * holds; any other (PutObject, a FULL_OBJECT upload) is the checksum of the whole object. Derived
+ * rather than stored, so a copy of a multipart object, which takes the source's checksums as they
+ * are, keeps the right type.
+ */
+export function checksumType(checksums: Record<string, string>): ChecksumType | undefined {
+  const value = Object.values(checksums)[0];
+  if (value === undefined) return undefined;
+  return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
 }

@@ -31,9 +31,11 @@ interface Operation {
   /** S3's operation name, the `operation` label of the metrics. */
   name: string;
   handler: Handler;
+  /** An x-amz-checksum-<algorithm> header is the checksum of the object made, not of the body. */
+  objectChecksumHeaders?: boolean;
 }
 
-const op = (name: string, handler: Handler): Operation => ({ name, handler });
+const op = (name: string, handler: Handler, options: Pick<Operation, 'objectChecksumHeaders'> = {}): Operation => ({ name, handler, ...options });
 
 /** Bucket subresources S3 has and Plinth does not: answered NotImplemented, never as a listing or a create. */
 const UNSUPPORTED_BUCKET = [
@@ -111,7 +113,7 @@ export function resolveOperation(method: string, bucket: string | undefined, key
     case 'POST':
       unsupported(query, UNSUPPORTED_OBJECT);
       if (query.has('uploads')) return op('CreateMultipartUpload', createMultipartUpload);
-      if (query.has('uploadId')) return op('CompleteMultipartUpload', completeOrAnswerRetry);
+      if (query.has('uploadId')) return op('CompleteMultipartUpload', completeOrAnswerRetry, { objectChecksumHeaders: true });
       return notAllowed(method, 'OBJECT');
     default:
       return notAllowed(method, 'OBJECT');
@@ -421,7 +423,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       // NoSuchBucket, a failed precondition) is answered without the body ever being sent.
       const expectsContinue = /^\s*100-continue\s*$/i.test(header(raw.headers, 'expect') ?? '');
       const askForBody = expectsContinue ? () => void (res.headersSent || res.writableEnded || res.writeContinue()) : undefined;
-      const body = verifiedBody(raw, raw.headers, auth.payload, askForBody);
+      const body = verifiedBody(raw, raw.headers, auth.payload, { onFirstRead: askForBody, objectChecksumHeaders: operation?.objectChecksumHeaders });
       outcome.bytesIn = () => body.body.received;
       const s3req: S3Request = {
         method,

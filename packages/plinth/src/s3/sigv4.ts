@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { User } from '../meta/types.js';
 import { AwsChunkedDecoder, type ChunkSigning } from './chunked.js';
-import { BodyVerifier, type BodyChecks, checkChecksumValue, isChecksumAlgorithm } from './checksums.js';
+import { BodyVerifier, type BodyChecks, type ChecksumAlgorithm, checkChecksumValue, invalidChecksumHeader, isChecksumAlgorithm } from './checksums.js';
 import { S3Error } from './errors.js';
 
 /**
@@ -319,14 +319,20 @@ function one(headers: IncomingHttpHeaders, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function bodyChecks(headers: IncomingHttpHeaders, payload: PayloadMode, decoder: AwsChunkedDecoder | null): BodyChecks {
-  const checks: BodyChecks = {};
-  if (payload.kind === 'sha256') checks.sha256Hex = payload.hex;
-  const md5 = one(headers, 'content-md5');
-  if (md5 !== undefined) {
-    if (Buffer.from(md5, 'base64').length !== 16) throw new S3Error('InvalidDigest');
-    checks.md5Base64 = md5;
-  }
+/** The flexible checksum a request announces: an x-amz-checksum-<algorithm> header, or one in x-amz-trailer. */
+export interface AnnouncedChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** The header's name, x-amz-checksum-<algorithm>. */
+  name: string;
+  /** Whether its value is in the headers (else it comes in the aws-chunked trailer). */
+  inHeaders: boolean;
+}
+
+/**
+ * The flexible checksum the request announces, if any, refused as S3 refuses it: more than one,
+ * an unknown algorithm in the trailer, or an x-amz-sdk-checksum-algorithm naming another one.
+ */
+export function announcedChecksum(headers: IncomingHttpHeaders): AnnouncedChecksum | undefined {
   // Only digest values: x-amz-checksum-mode, -type and -algorithm are settings, not checksums.
   const inHeaders = Object.keys(headers).filter((name) => name.startsWith('x-amz-checksum-') && isChecksumAlgorithm(name.slice('x-amz-checksum-'.length)));
   const announced = (one(headers, 'x-amz-trailer') ?? '')
@@ -335,10 +341,27 @@ function bodyChecks(headers: IncomingHttpHeaders, payload: PayloadMode, decoder:
     .filter((name) => name.startsWith('x-amz-checksum-'));
   if (inHeaders.length + announced.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
   const name = inHeaders[0] ?? announced[0];
-  if (name === undefined) return checks;
+  if (name === undefined) return undefined;
   const algorithm = name.slice('x-amz-checksum-'.length);
   if (!isChecksumAlgorithm(algorithm)) throw new S3Error('InvalidRequest', `The algorithm type you specified in ${name} is invalid.`);
-  if (inHeaders.length > 0) {
+  // SDKs name the algorithm they computed; S3 refuses a request whose checksum is another one.
+  const sdkAlgorithm = one(headers, 'x-amz-sdk-checksum-algorithm');
+  if (sdkAlgorithm !== undefined && sdkAlgorithm.toLowerCase() !== algorithm) throw invalidChecksumHeader('x-amz-sdk-checksum-algorithm');
+  return { algorithm, name, inHeaders: inHeaders.length > 0 };
+}
+
+function bodyChecks(headers: IncomingHttpHeaders, payload: PayloadMode, decoder: AwsChunkedDecoder | null, objectChecksumHeaders: boolean): BodyChecks {
+  const checks: BodyChecks = {};
+  if (payload.kind === 'sha256') checks.sha256Hex = payload.hex;
+  const md5 = one(headers, 'content-md5');
+  if (md5 !== undefined) {
+    if (Buffer.from(md5, 'base64').length !== 16) throw new S3Error('InvalidDigest');
+    checks.md5Base64 = md5;
+  }
+  const announced = announcedChecksum(headers);
+  if (announced === undefined || (objectChecksumHeaders && announced.inHeaders)) return checks;
+  const { algorithm, name } = announced;
+  if (announced.inHeaders) {
     const value = one(headers, name)!;
     checkChecksumValue(algorithm, value);
     checks.checksum = { algorithm, value };
@@ -349,13 +372,23 @@ function bodyChecks(headers: IncomingHttpHeaders, payload: PayloadMode, decoder:
   return checks;
 }
 
+export interface BodyOptions {
+  /** Runs once, when the handler first reads the body. */
+  onFirstRead?: () => void;
+  /**
+   * The request's x-amz-checksum-<algorithm> header is the checksum of the object it makes, not
+   * of its body (CompleteMultipartUpload), so the body is not checked against it.
+   */
+  objectChecksumHeaders?: boolean;
+}
+
 /**
  * The request body decoded and verified as it streams: aws-chunked framing removed and its chunk
  * signatures checked, and the payload digest, Content-MD5 and flexible checksum compared at the
  * end. Any failure errors the returned stream; the raw request is left alone so the error can
- * still be answered on it. `onFirstRead` runs once, when the handler first reads the body.
+ * still be answered on it.
  */
-export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payload: PayloadMode, onFirstRead?: () => void): VerifiedBody {
+export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payload: PayloadMode, options: BodyOptions = {}): VerifiedBody {
   const view: IncomingHttpHeaders = { ...headers };
   let decoder: AwsChunkedDecoder | null = null;
   if (payload.kind === 'chunked') {
@@ -371,7 +404,7 @@ export function verifiedBody(raw: Readable, headers: IncomingHttpHeaders, payloa
     if (encodings.length > 0) view['content-encoding'] = encodings.join(', ');
     else delete view['content-encoding'];
   }
-  const verifier = new BodyVerifier(bodyChecks(headers, payload, decoder), onFirstRead);
+  const verifier = new BodyVerifier(bodyChecks(headers, payload, decoder, options.objectChecksumHeaders ?? false), options.onFirstRead);
   const first = decoder ?? verifier;
   raw.on('error', (err) => first.destroy(err));
   raw.on('aborted', () => first.destroy(new S3Error('IncompleteBody', 'The client closed the connection before the body was complete.')));
