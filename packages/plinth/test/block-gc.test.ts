@@ -13,7 +13,7 @@ import { scrubOnce } from '../src/block/scrub.js';
 import type { BlobInfo } from '../src/block/types.js';
 import { openMetadata } from '../src/meta/open.js';
 import type { MetadataStore } from '../src/meta/types.js';
-import { bucket, OWNER, pending } from './helpers/meta-fixtures.js';
+import { bucket, completeUpload, OWNER, pending } from './helpers/meta-fixtures.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -86,7 +86,7 @@ test('crash mid-PUT: the pending row, the uncommitted blob and the temp file go 
     await writeFile(join(f.dir, 'data', 'tmp', randomUUID()), randomBytes(1000));
 
     // Right after the crash everything is young: a slow upload looks the same and is spared.
-    assert.deepEqual(await f.gc.runOnce(), { pendingAborted: 0, uploadsAborted: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 });
+    assert.deepEqual(await f.gc.runOnce(), { pendingAborted: 0, uploadsAborted: 0, completionsForgotten: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 });
     assert.ok(await f.node.has(lost.blob));
 
     // After a restart (a new node instance: nothing is in flight) and once the grace period passed.
@@ -97,13 +97,13 @@ test('crash mid-PUT: the pending row, the uncommitted blob and the temp file go 
     await backdate(node.blobPath(lost.blob), HOUR);
     for (const name of await readdir(join(f.dir, 'data', 'tmp'))) await backdate(join(f.dir, 'data', 'tmp', name), HOUR);
 
-    assert.deepEqual(await gc.runOnce(), { pendingAborted: 1, uploadsAborted: 0, blobsDeleted: 1, tempRemoved: 1, errors: 0 });
+    assert.deepEqual(await gc.runOnce(), { pendingAborted: 1, uploadsAborted: 0, completionsForgotten: 0, blobsDeleted: 1, tempRemoved: 1, errors: 0 });
     assert.equal(await node.has(lost.blob), false);
     assert.deepEqual(await f.meta.stalePending(new Date()), []);
     assert.ok(await node.has(kept.info.blob), 'a committed object is never collected, however old');
     assert.equal((await read(node, kept.info)).length, 5000);
     assert.deepEqual(await readdir(join(f.dir, 'data', 'tmp')), []);
-    assert.deepEqual(await gc.runOnce(), { pendingAborted: 0, uploadsAborted: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 });
+    assert.deepEqual(await gc.runOnce(), { pendingAborted: 0, uploadsAborted: 0, completionsForgotten: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 });
   } finally {
     await f.done();
   }
@@ -128,7 +128,7 @@ test('multipart uploads older than the limit are aborted and their part blobs co
       }
     }
     const report = await f.gc.runOnce();
-    assert.deepEqual(report, { pendingAborted: 0, uploadsAborted: 1, blobsDeleted: 2, tempRemoved: 0, errors: 0 });
+    assert.deepEqual(report, { pendingAborted: 0, uploadsAborted: 1, completionsForgotten: 0, blobsDeleted: 2, tempRemoved: 0, errors: 0 });
     assert.equal(await f.meta.getUpload(uploads.stale), null);
     assert.notEqual(await f.meta.getUpload(uploads.fresh), null);
     assert.equal(await f.node.has(parts.stale![0]!.blob), false);
@@ -136,6 +136,25 @@ test('multipart uploads older than the limit are aborted and their part blobs co
     for (const info of parts.fresh!) assert.ok(await f.node.has(info.blob), 'parts of a live upload stay');
     assert.ok(await f.node.has(committed.info.blob), 'a part blob an object also uses stays');
     assert.equal(await metric(f.registry, 'plinth_gc_blobs_deleted_total', { reason: 'upload' }), 2);
+  } finally {
+    await f.done();
+  }
+});
+
+test('completed upload ids are forgotten once past their retention (24 h by default), their objects kept', async () => {
+  const f = await fixture({ completedUploadRetentionMs: 300 });
+  try {
+    await completeUpload(f.meta, 'bkt', 'done', 'null', 'up1');
+    assert.equal((await f.gc.runOnce()).completionsForgotten, 0);
+    await new Promise((r) => setTimeout(r, 400));
+    const byDefault = new GarbageCollector({ meta: f.meta, node: f.node, registry: new Registry(), logger: pino({ level: 'silent' }) });
+    assert.equal((await byDefault.runOnce()).completionsForgotten, 0);
+    assert.notEqual(await f.meta.completedUpload('up1'), null);
+
+    assert.equal((await f.gc.runOnce()).completionsForgotten, 1);
+    assert.equal(await metric(f.registry, 'plinth_gc_completions_forgotten_total'), 1);
+    assert.equal(await f.meta.completedUpload('up1'), null);
+    assert.equal((await f.meta.getObject('bkt', 'done'))?.parts?.length, 1, 'the object stays');
   } finally {
     await f.done();
   }
@@ -255,7 +274,7 @@ test('a failing metadata store is counted and logged, never thrown', async () =>
     await backdate(f.node.blobPath(info.blob), 2 * HOUR);
     await f.meta.close();
     const report = await gc.runOnce();
-    assert.equal(report.errors, 3, 'pending, uploads and the one blob check failed; the temp phase ran');
+    assert.equal(report.errors, 4, 'pending, uploads, completions and the one blob check failed; the temp phase ran');
     assert.equal(await gc.collect([info.blob]), 0);
     assert.ok(await f.node.has(info.blob), 'when references cannot be checked nothing is deleted');
     assert.ok(lines.some((l) => JSON.parse(l).msg === 'garbage collection step failed'));

@@ -11,9 +11,9 @@ import { compareKeys } from '../src/meta/listing.js';
 import { migrations } from '../src/meta/schema.js';
 import { openMetadata, SQLITE_FILE } from '../src/meta/open.js';
 import { UploadGoneError, type ListObjectsPage, type MetadataStore, type ObjectVersion } from '../src/meta/types.js';
-import { bucket, content, OWNER, pending, put, putDeleteMarker } from './helpers/meta-fixtures.js';
+import { bucket, completeUpload, content, OWNER, pending, put, putDeleteMarker } from './helpers/meta-fixtures.js';
 import { metadataBackends, stopTestPostgres, type MetadataTestEnv } from './helpers/postgres.js';
-import { downgradeToSchema1, execOnStore } from './helpers/schema.js';
+import { downgradeToSchema, execOnStore } from './helpers/schema.js';
 
 const keysOf = (page: ListObjectsPage) => page.objects.map((o) => o.key);
 const sorted = (keys: string[]) => [...keys].sort(compareKeys);
@@ -564,6 +564,80 @@ for (const backend of metadataBackends()) {
       assert.deepEqual((await meta.listVersions({ bucket: 'b', maxKeys: 10 })).objects[0]?.parts, parts);
     });
 
+    it('remembers which version a completion made, only while that very version exists', async () => {
+      await meta.createBucket(bucket('b'));
+      await meta.createBucket(bucket('v', 'Enabled'));
+      const etag = await completeUpload(meta, 'b', 'k', 'null', 'up1');
+      const made = await meta.completedUpload('up1');
+      assert.deepEqual([made?.bucket, made?.key, made?.versionId, made?.etag, made?.parts?.length], ['b', 'k', 'null', etag, 1]);
+      assert.deepEqual(made, await meta.getObject('b', 'k'), 'the version itself, as getObject gives it');
+
+      // Unknown and aborted upload ids, and plain writes, record nothing.
+      assert.equal(await meta.completedUpload('never'), null);
+      await meta.createUpload({ uploadId: 'aborted', bucket: 'b', key: 'k', initiated: new Date(), ownerId: OWNER, template: { userMetadata: {}, tags: {}, acl: 'private' } });
+      await meta.deleteUpload('aborted');
+      assert.equal(await meta.completedUpload('aborted'), null);
+      // A refused second completion of the same upload changes nothing.
+      await meta.insertPending(pending('b', 'other', 'null'));
+      await assert.rejects(meta.commit('b', 'other', 'null', content('x', 1), { completesUpload: 'up1' }), UploadGoneError);
+      await meta.abortPending('b', 'other', 'null');
+      assert.equal((await meta.completedUpload('up1'))?.key, 'k');
+
+      // The next write of the key replaces the 'null' version: same version id, another object.
+      await put(meta, 'b', 'k', 'null', 'plain');
+      assert.equal(await meta.completedUpload('up1'), null);
+
+      // With versioning a later version leaves it alone; deleting the version forgets it.
+      await completeUpload(meta, 'v', 'k', 'v1', 'up2');
+      await put(meta, 'v', 'k', 'v2', 'later');
+      assert.deepEqual([(await meta.completedUpload('up2'))?.versionId, (await meta.completedUpload('up2'))?.isLatest], ['v1', false]);
+      await meta.deleteVersion('v', 'k', 'v1');
+      assert.equal(await meta.completedUpload('up2'), null);
+      await meta.deleteVersion('v', 'k', 'v2');
+      assert.equal(await meta.deleteBucket('v'), true, 'no record keeps a bucket alive');
+    });
+
+    it('forgets completions recorded before the cutoff, never the versions they made', async () => {
+      await meta.createBucket(bucket('b'));
+      await completeUpload(meta, 'b', 'k1', 'null', 'up1');
+      await completeUpload(meta, 'b', 'k2', 'null', 'up2');
+      assert.equal(await meta.pruneCompletedUploads(new Date(Date.now() - 60_000)), 0);
+      assert.notEqual(await meta.completedUpload('up1'), null);
+      assert.equal(await meta.pruneCompletedUploads(new Date(Date.now() + 60_000)), 2);
+      assert.deepEqual([await meta.completedUpload('up1'), await meta.completedUpload('up2')], [null, null]);
+      assert.equal((await meta.getObject('b', 'k1'))?.parts?.length, 1);
+      assert.equal(await meta.pruneCompletedUploads(new Date(Date.now() + 60_000)), 0);
+    });
+
+    it('records one completion when 20 commits complete one upload at once', async () => {
+      await meta.createBucket(bucket('b', 'Enabled'));
+      await meta.createUpload({ uploadId: 'race', bucket: 'b', key: 'k', initiated: new Date(), ownerId: OWNER, template: { userMetadata: {}, tags: {}, acl: 'private' } });
+      const ids = Array.from({ length: 20 }, (_, i) => `v${String(i).padStart(2, '0')}`);
+      for (const id of ids) await meta.insertPending(pending('b', 'k', id));
+      const outcomes = await Promise.allSettled(ids.map((id) => meta.commit('b', 'k', id, content(`blob-${id}`, 1), { completesUpload: 'race' })));
+      const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [ids[i]] : []));
+      assert.equal(won.length, 1);
+      assert.ok(outcomes.every((o) => o.status === 'fulfilled' || o.reason instanceof UploadGoneError));
+      assert.equal((await meta.completedUpload('race'))?.versionId, won[0]);
+    });
+
+    it('upgrades a store of schema version 2 in place: completions from before it are unknown, later ones remembered', async () => {
+      await meta.createBucket(bucket('b'));
+      await completeUpload(meta, 'b', 'before', 'null', 'old');
+      await meta.close();
+
+      await downgradeToSchema(env, 2);
+      meta = await openMetadata(env.url, env.dataDir);
+      assert.equal((await meta.getObject('b', 'before'))?.parts?.length, 1);
+      assert.equal(await meta.completedUpload('old'), null);
+      await completeUpload(meta, 'b', 'after', 'null', 'new');
+      assert.equal((await meta.completedUpload('new'))?.key, 'after');
+      await put(meta, 'b', 'before', 'null', 'replaced');
+      await meta.close();
+      meta = await openMetadata(env.url, env.dataDir);
+      assert.equal((await meta.completedUpload('new'))?.key, 'after', 'reopening migrates nothing twice');
+    });
+
     it('upgrades a store of schema version 1 in place: its uploads, parts and multipart objects stay, without checksums', async () => {
       await meta.createBucket(bucket('b'));
       const template = { userMetadata: {}, tags: {}, acl: 'private' as const };
@@ -576,7 +650,7 @@ for (const backend of metadataBackends()) {
       await meta.commit('b', 'done', 'null', content('', 5, { etag: '"m-1"', parts }));
       await meta.close();
 
-      await downgradeToSchema1(env);
+      await downgradeToSchema(env, 1);
       meta = await openMetadata(env.url, env.dataDir);
       assert.deepEqual(await meta.getUpload('old'), upload);
       assert.deepEqual(await meta.listParts('old', 0, 10), [part]);

@@ -12,6 +12,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -85,31 +86,37 @@ for (const backend of metadataBackends()) {
     });
 
     /** An upload of two parts (5 MiB and a tail), ready to complete. */
-    async function upload(Key: string): Promise<{ UploadId: string; body: Buffer; Parts: { PartNumber: number; ETag: string }[] }> {
-      const { UploadId } = await first.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    async function upload(Key: string, bucket = Bucket): Promise<{ UploadId: string; body: Buffer; Parts: { PartNumber: number; ETag: string }[] }> {
+      const { UploadId } = await first.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
       const chunks = [randomBytes(5 * MiB), randomBytes(1000)];
       const Parts = [];
       for (const [i, Body] of chunks.entries()) {
-        const { ETag } = await via(i).send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body }));
+        const { ETag } = await via(i).send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: i + 1, Body }));
         Parts.push({ PartNumber: i + 1, ETag: ETag! });
       }
       return { UploadId: UploadId!, body: Buffer.concat(chunks), Parts };
     }
 
     it('completes an upload once when both gateways are asked to at the same time', async () => {
-      const { UploadId, body, Parts } = await upload('completed-twice');
-      const complete = (client: S3Client) => client.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'completed-twice', UploadId, MultipartUpload: { Parts } }));
-      const outcomes = await Promise.allSettled(clients.map(complete));
-      // One commit. The other Complete finds NoSuchUpload or, reaching a gateway once the upload
-      // is gone, is answered as a retry of the first (as S3 answers a repeated Complete): the same
-      // object, never a second commit.
-      assert.ok(winners(outcomes) >= 1);
-      assert.ok(refusals(outcomes).every((code) => code === 'NoSuchUpload'), String(refusals(outcomes)));
-      const etags = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [(o.value as { ETag?: string }).ETag] : []));
-      assert.equal(new Set(etags).size, 1, 'every Complete that succeeded names the same object');
-      await sweep(first);
-      const got = await second.client.send(new GetObjectCommand({ Bucket, Key: 'completed-twice' }));
-      assert.ok((await bytesOf(got.Body)).equals(body), 'the parts the object uses survive the collector');
+      // Versioned, so a second commit would show as a second version.
+      const versioned = await newBucket(first.client, 'gateways-race', { versioning: 'Enabled' });
+      for (let round = 0; round < 4; round++) {
+        const Key = `completed-twice-${round}`;
+        const { UploadId, body, Parts } = await upload(Key, versioned);
+        const complete = (client: S3Client) => client.send(new CompleteMultipartUploadCommand({ Bucket: versioned, Key, UploadId, MultipartUpload: { Parts } }));
+        const outcomes = await Promise.allSettled(clients.map(complete));
+        // One commit. The other Complete finds NoSuchUpload or, finding the upload gone, is
+        // answered as a retry of the first (as S3 answers a repeated Complete): the same version.
+        const answers = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [`${o.value.ETag} ${o.value.VersionId}`] : []));
+        assert.ok(answers.length >= 1, `round ${round}: ${String(refusals(outcomes))}`);
+        assert.ok(refusals(outcomes).every((code) => code === 'NoSuchUpload'), String(refusals(outcomes)));
+        assert.equal(new Set(answers).size, 1, 'every Complete that succeeded names the same version');
+        const { Versions } = await second.client.send(new ListObjectVersionsCommand({ Bucket: versioned, Prefix: Key }));
+        assert.deepEqual(Versions?.map((v) => `${v.ETag} ${v.VersionId}`), [answers[0]], 'one commit');
+        await sweep(first);
+        const got = await second.client.send(new GetObjectCommand({ Bucket: versioned, Key }));
+        assert.ok((await bytesOf(got.Body)).equals(body), 'the parts the object uses survive the collector');
+      }
     });
 
     it('settles a Complete racing an Abort on the other gateway one way or the other, never both', async () => {

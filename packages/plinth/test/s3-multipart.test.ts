@@ -7,6 +7,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -214,13 +215,65 @@ describeEachBackend('multipart uploads', (server) => {
     await rejectsWith(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 2, Body })), 'NoSuchUpload', 404);
     await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })), 'NoSuchUpload', 404);
 
-    // (Its part differs from the completed object's: a gone upload whose part list is exactly what
-    // the key's current object is made of is taken for a retry of that object's Complete.)
     const aborted = await create(Key);
     const abortedPart = await putPart(Key, aborted, 1, Buffer.from('aborted'));
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: aborted }));
     await rejectsWith(complete(Key, aborted, [abortedPart]), 'NoSuchUpload', 404);
     await rejectsWith(s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: aborted })), 'NoSuchUpload', 404);
+  });
+
+  describe('a Complete retried once its upload is gone', () => {
+    const bodies = [randomBytes(5 * MiB), randomBytes(3000)];
+    const Key = 'retried';
+
+    it('is answered as the first was: ETag, checksum, checksum type and version id, with one commit', async () => {
+      const bucket = await newBucket(s3, 'mp-retry', { versioning: 'Enabled' });
+      const UploadId = await create(Key, { ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' }, bucket);
+      const parts = [await putPart(Key, UploadId, 1, bodies[0]!, bucket), await putPart(Key, UploadId, 2, bodies[1]!, bucket)];
+      const answer = (out: Awaited<ReturnType<typeof complete>>) => [out.Bucket, out.Key, out.Location, out.ETag, out.ChecksumCRC32, out.ChecksumType, out.VersionId];
+      const first = await complete(Key, UploadId, parts, bucket);
+      assert.equal(first.ETag, multipartEtag(bodies));
+      assert.ok(first.ChecksumCRC32 && first.VersionId);
+      assert.deepEqual(answer(await complete(Key, UploadId, parts, bucket)), answer(first));
+      // Still the first answer once a later version (here a delete marker) is on top of it.
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+      assert.deepEqual(answer(await complete(Key, UploadId, parts, bucket)), answer(first));
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: Key }));
+      assert.deepEqual([versions.Versions?.map((v) => v.VersionId), versions.DeleteMarkers?.length], [[first.VersionId], 1], 'one commit');
+      // Another part list, or the same upload id for another key, is no retry of it.
+      await rejectsWith(complete(Key, UploadId, parts.slice(0, 1), bucket), 'NoSuchUpload', 404);
+      await rejectsWith(complete('elsewhere', UploadId, parts, bucket), 'NoSuchUpload', 404);
+
+      // Once that version is deleted, nothing is answered for it.
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key, VersionId: first.VersionId }));
+      await rejectsWith(complete(Key, UploadId, parts, bucket), 'NoSuchUpload', 404);
+    });
+
+    it('is NoSuchUpload for an aborted upload of the very same parts, or a made-up upload id', async () => {
+      const { UploadId, completed } = await uploadAll(Key, bodies);
+      const done = await complete(Key, UploadId, completed);
+      // Same bytes, so the same part ETags as the key's current object: only the upload id differs.
+      const { UploadId: aborted, completed: same } = await uploadAll(Key, bodies);
+      assert.deepEqual(same, completed);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: aborted }));
+      await rejectsWith(complete(Key, aborted, same), 'NoSuchUpload', 404);
+      await rejectsWith(complete(Key, `made-up-${randomBytes(24).toString('base64url')}`, completed), 'NoSuchUpload', 404);
+      const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
+      assert.equal(head.ETag, done.ETag);
+      assert.equal((await complete(Key, UploadId, completed)).ETag, done.ETag, 'the real retry still is one');
+    });
+
+    it("is NoSuchUpload once the 'null' version it made is replaced or deleted, though a 'null' version is there again", async () => {
+      const { UploadId, completed } = await uploadAll(Key, bodies);
+      await complete(Key, UploadId, completed);
+      await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'replaced' }));
+      await rejectsWith(complete(Key, UploadId, completed), 'NoSuchUpload', 404);
+
+      const again = await uploadAll(Key, bodies);
+      await complete(Key, again.UploadId, again.completed);
+      await s3.send(new DeleteObjectCommand({ Bucket, Key }));
+      await rejectsWith(complete(Key, again.UploadId, again.completed), 'NoSuchUpload', 404);
+    });
   });
 
   it('refuses parts below 5 MiB except the last (EntityTooSmall), leaving the upload completable', async () => {

@@ -130,5 +130,23 @@ export function migrations(d: Dialect): readonly string[] {
   ALTER TABLE upload_parts ADD COLUMN checksums ${t.json} NOT NULL DEFAULT '{}';
   ALTER TABLE object_parts ADD COLUMN checksums ${t.json} NOT NULL DEFAULT '{}';
   `,
+    // 3: completed multipart uploads, so a Complete retried after its upload is gone is recognised
+    // exactly (see MetadataStore.completedUpload). A table rather than a column on objects: the
+    // records are pruned after a day, which here is a DELETE on a small table instead of an
+    // UPDATE of object rows. The version is named by its row, not by (bucket, key, version_id):
+    // the 'null' version id is taken again by the next unversioned write of the key, and the
+    // record must not then name that other object. ON DELETE CASCADE drops the record with its
+    // version (a DELETE by version id, a replaced 'null' version), so a retry can never bring a
+    // deleted version back. Uploads completed before this migration have no record.
+    `
+  CREATE TABLE completed_uploads (
+    upload_id ${t.text} PRIMARY KEY,
+    object_id ${t.bigint} NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
+    completed_at ${t.time} NOT NULL
+  );
+  -- Every delete of an object row looks for its record (the cascade), and the GC prunes by age.
+  CREATE INDEX completed_uploads_object ON completed_uploads (object_id);
+  CREATE INDEX completed_uploads_completed ON completed_uploads (completed_at);
+  `,
   ];
 }

@@ -353,6 +353,9 @@ export abstract class SqlMetadataStore implements MetadataStore {
     );
     yield* query('DELETE FROM object_parts WHERE object_id = $1', [pending.id]);
     if (written.parts !== undefined) yield* this.insertParts(pending.id, written.parts);
+    if (options.completesUpload !== undefined) {
+      yield* query('INSERT INTO completed_uploads (upload_id, object_id, completed_at) VALUES ($1, $2, $3)', [options.completesUpload, pending.id, d.time(new Date())]);
+    }
     // Last, so the bucket's counter row (shared by all its writers) is locked only briefly.
     yield* this.addBytes(bucket, written.size - freed);
     return { orphaned: yield* this.unreferenced([...candidates, ...uploadBlobs]) };
@@ -609,6 +612,21 @@ export abstract class SqlMetadataStore implements MetadataStore {
   async staleUploads(olderThan: Date): Promise<MultipartUpload[]> {
     const rows = await this.rows<UploadRow>('SELECT * FROM multipart_uploads WHERE initiated < $1 ORDER BY initiated', [this.dialect.time(olderThan)]);
     return rows.map(toUpload);
+  }
+
+  async completedUpload(uploadId: string): Promise<ObjectVersion | null> {
+    const [version] = await this.run(
+      this.selectVersions(
+        `SELECT ${OBJECT_COLUMNS} FROM objects
+         WHERE id = (SELECT object_id FROM completed_uploads WHERE upload_id = $1) AND state = 'committed'`,
+        [uploadId],
+      ),
+    );
+    return version ?? null;
+  }
+
+  async pruneCompletedUploads(olderThan: Date): Promise<number> {
+    return (await this.rows('DELETE FROM completed_uploads WHERE completed_at < $1 RETURNING upload_id', [this.dialect.time(olderThan)])).length;
   }
 
   // Costs and node health

@@ -172,6 +172,7 @@ export interface CommitOptions {
    * The multipart upload this commit completes: it is removed in the same transaction, and the
    * commit is refused with UploadGoneError when it is already gone (completed or aborted
    * elsewhere). Its parts' blobs that the new version does not use are returned as orphaned.
+   * The same transaction records the upload id with the committed version (completedUpload).
    */
   completesUpload?: string;
 }
@@ -246,6 +247,15 @@ export interface MetadataStore {
    */
   deleteUpload(uploadId: string): Promise<{ found: boolean; blobs: string[] }>;
   staleUploads(olderThan: Date): Promise<MultipartUpload[]>;
+  /**
+   * The version a commit with `completesUpload: uploadId` made, while that very version exists
+   * (deleted or replaced, it is never answered, even when its version id is used again) and the
+   * record has not been pruned; null otherwise, as for an aborted or unknown upload id. Lets a
+   * Complete retried after its upload is gone be answered as the first one was.
+   */
+  completedUpload(uploadId: string): Promise<ObjectVersion | null>;
+  /** Forgets the completions recorded before the cutoff (the GC's retention); resolves how many. */
+  pruneCompletedUploads(olderThan: Date): Promise<number>;
 
   /** Adds to the bucket's counters (tier 'standard'). commit and deleteVersion keep bytesStored themselves: don't add it for them. */
   addCost(bucket: string, delta: { bytesStored?: number; get?: number; put?: number; list?: number; delete?: number; egressBytes?: number }): Promise<void>;

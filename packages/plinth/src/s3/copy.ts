@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { SUPPORTED_CHECKSUMS } from '../block/digests.js';
 import type { BlobInfo, ReadRange } from '../block/types.js';
 import type { Bucket, ObjectVersion } from '../meta/types.js';
 import { cannedAcl, requireAccess } from './access.js';
+import { computingChecksum, isChecksumAlgorithm } from './checksums.js';
 import { S3Error } from './errors.js';
 import { header, unquoteEtag } from './http.js';
 import { contentStream, evaluatePreconditions, findVersion, preconditions, versionIdParam, writtenVersionHeader, type VersionRef } from './object-read.js';
@@ -74,15 +76,33 @@ function storedContentAttributes(version: ObjectVersion): ContentAttributes {
 }
 
 /**
+ * Writes copied bytes as a new blob with their flexible checksums in `algorithms`: the data node
+ * computes those it can while it writes (block/digests.ts), the others (CRC64NVME) are computed
+ * here on the way to it, as PutObject's are.
+ */
+async function writeCopy(ctx: GatewayContext, bytes: Readable, maxSize: number, algorithms: readonly string[]): Promise<BlobInfo> {
+  const onNode = algorithms.filter((name) => (SUPPORTED_CHECKSUMS as readonly string[]).includes(name));
+  const computed: Promise<Record<string, string>>[] = [];
+  for (const name of algorithms) {
+    if (onNode.includes(name) || !isChecksumAlgorithm(name)) continue;
+    const computing = computingChecksum(bytes, name);
+    bytes = computing.body;
+    computed.push(computing.checksums);
+  }
+  const info = await ctx.node.put(bytes, { maxSize, checksums: onNode });
+  // Resolved by now: the node has read the bytes to their end.
+  return { ...info, checksums: Object.assign({}, info.checksums, ...(await Promise.all(computed))) };
+}
+
+/**
  * What a copy of `from` consists of: its own blob when it has one, else a function writing its
  * bytes as a new blob (run by writeVersion once the pending version is recorded), with the
  * flexible checksums the source carried recomputed over the whole object.
  */
 function copiedContent(ctx: GatewayContext, from: ObjectVersion): ExistingContent | (() => Promise<ExistingContent>) {
   if (!from.parts) return { size: from.size, etag: from.etag, xxhash64: from.xxhash64, checksums: from.checksums, placement: from.placement };
-  const algorithms = Object.keys(from.checksums).filter((name) => (SUPPORTED_CHECKSUMS as readonly string[]).includes(name));
   return async () => {
-    const info = await ctx.node.put(await contentStream(ctx, from), { maxSize: MAX_COPY_SOURCE, checksums: algorithms });
+    const info = await writeCopy(ctx, await contentStream(ctx, from), MAX_COPY_SOURCE, Object.keys(from.checksums));
     return { size: info.size, etag: `"${info.md5}"`, xxhash64: info.xxhash64, checksums: info.checksums, placement: { blob: info.blob, nodes: [ctx.node.id] } };
   };
 }
@@ -143,20 +163,35 @@ export interface PartCopy {
 }
 
 /**
- * UploadPartCopy's source side: checks read access and x-amz-copy-source-if-*, then gives the
- * part's content. A whole one-blob source is reused as is; a range, or a multipart source, is
- * written as a new blob (a part is one blob). The caller checks access to the destination
- * upload, records the part and counts the request.
+ * The part checksum a whole one-blob source gives without being read: none when none is asked
+ * for, else the one it keeps in that algorithm; undefined when it has to be computed.
  */
-export async function copyPart(req: S3Request, ctx: GatewayContext): Promise<PartCopy> {
+function keptChecksum(version: ObjectVersion, algorithm: string | undefined): Record<string, string> | undefined {
+  if (algorithm === undefined) return {};
+  const value = version.checksums[algorithm];
+  return value === undefined ? undefined : { [algorithm]: value };
+}
+
+/**
+ * UploadPartCopy's source side: checks read access and x-amz-copy-source-if-*, then gives the
+ * part's content, with its checksum in `algorithm` when the upload has one. A whole one-blob
+ * source is reused as is when that needs no computing: no algorithm, or the source keeps a
+ * checksum in it (of its whole bytes: PutObject verified it, a copy kept or recomputed it).
+ * Otherwise (a range, a multipart source, a checksum to compute) the bytes are read through the
+ * data node and written as a new blob, computing the checksum as they pass; for a whole source
+ * that stores nothing new, the same bytes being kept once. The caller checks access to the
+ * destination upload, records the part and counts the request.
+ */
+export async function copyPart(req: S3Request, ctx: GatewayContext, algorithm?: string): Promise<PartCopy> {
   const { bucket, version } = await copySource(req, ctx);
   const range = copyRange(req.headers, version.size);
   const headers = copySourceHeaders(bucket, version);
   const whole = !range || (range.start === 0 && range.end === version.size - 1);
-  if (whole && !version.parts) {
-    const content = { blob: version.placement.blob, size: version.size, xxhash64: version.xxhash64, md5: unquoteEtag(version.etag), checksums: {} };
+  const kept = keptChecksum(version, algorithm);
+  if (whole && !version.parts && kept) {
+    const content = { blob: version.placement.blob, size: version.size, xxhash64: version.xxhash64, md5: unquoteEtag(version.etag), checksums: kept };
     return { sourceBucket: bucket, source: version, content, headers };
   }
-  const content = await ctx.node.put(await contentStream(ctx, version, range), { maxSize: ctx.config.maxObjectSize });
+  const content = await writeCopy(ctx, await contentStream(ctx, version, range), ctx.config.maxObjectSize, algorithm === undefined ? [] : [algorithm]);
   return { sourceBucket: bucket, source: version, content, headers };
 }

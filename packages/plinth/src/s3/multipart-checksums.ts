@@ -9,12 +9,12 @@ import type { S3Request } from './types.js';
 
 /**
  * S3's checksums for multipart uploads. CreateMultipartUpload may name an algorithm and a type;
- * each part then carries a checksum in that algorithm (verified as its body streams, stored with
- * it), the Complete request lists them again, and the object gets a checksum made from them:
- * COMPOSITE, the checksum of the parts' binary checksums with `-<part count>`; FULL_OBJECT, the
- * CRC of the whole object, combined from the parts' CRCs and sizes. An upload created without an
- * algorithm is left alone at every step: its parts' checksums are verified and echoed, not kept,
- * and its object has no checksum.
+ * each part then carries a checksum in that algorithm (verified as its body streams, or computed
+ * over a copied part's bytes; stored with it), the Complete request lists them again, and the
+ * object gets a checksum made from them: COMPOSITE, the checksum of the parts' binary checksums
+ * with `-<part count>`; FULL_OBJECT, the CRC of the whole object, combined from the parts' CRCs
+ * and sizes. An upload created without an algorithm is left alone at every step: its parts'
+ * checksums are verified and echoed, not kept, and its object has no checksum.
  */
 
 const ALGORITHM_LIST = `[${CHECKSUM_ALGORITHMS.map((a) => a.toUpperCase()).join(', ')}]`;
@@ -157,7 +157,7 @@ export function objectChecksums(upload: MultipartUpload, parts: UploadPart[]): R
   const algorithm = algorithmOf(upload.checksum);
   const values = parts.map((part) => {
     const value = part.checksums?.[algorithm];
-    // Every part of such an upload is stored with one (UploadPartCopy is refused for them).
+    // Every part of such an upload is stored with one (uploaded with it, or computed by UploadPartCopy).
     if (value === undefined) throw new S3Error('InvalidPart', `Part ${part.partNumber} has no ${algorithm} checksum.`, { UploadId: upload.uploadId, PartNumber: String(part.partNumber) });
     return value;
   });

@@ -116,14 +116,17 @@ export const uploadPart: Handler = async (req, ctx) => {
   return { headers: { etag: part.etag, ...checksumHeaders(content.checksums) } };
 };
 
+/**
+ * In an upload with a checksum algorithm the copied part gets its checksum in it, as S3 computes
+ * one: kept with the part like an uploaded part's and answered in CopyPartResult.
+ */
 export const uploadPartCopy: Handler = async (req, ctx) => {
   const partNumber = partNumberParam(req.query);
   const { upload } = await findUpload(req, ctx, 'put');
-  // Such a part needs its checksum in the upload's algorithm, which copying does not compute.
-  if (upload.checksum) throw new S3Error('NotImplemented', 'UploadPartCopy into a multipart upload created with a checksum algorithm is not supported.');
-  const { content, headers } = await copyPart(req, ctx);
-  const part = await recordPart(ctx, upload, partNumber, { size: content.size, etag: `"${content.md5}"`, blob: content.blob, xxhash64: content.xxhash64 });
-  return { headers, body: toXml('CopyPartResult', { ETag: part.etag, LastModified: part.lastModified }) };
+  const { content, headers } = await copyPart(req, ctx, upload.checksum?.algorithm);
+  const checksums = upload.checksum ? content.checksums : undefined;
+  const part = await recordPart(ctx, upload, partNumber, { size: content.size, etag: `"${content.md5}"`, blob: content.blob, xxhash64: content.xxhash64, checksums });
+  return { headers, body: toXml('CopyPartResult', { ETag: part.etag, LastModified: part.lastModified, ...checksumElements(checksums) }) };
 };
 
 interface ListedPart {
@@ -206,7 +209,8 @@ function objectUrl(req: S3Request, bucket: string, key: string): string {
  * One metadata commit makes the object visible and removes the upload (freeing the parts it did
  * not use): a crash before it leaves the upload completable, after it the object whole. Of two
  * concurrent Completes (or a Complete and an Abort), in this gateway or another sharing the
- * database, the commit lets one win; the other finds NoSuchUpload.
+ * database, the commit lets one win; the other finds the upload gone: NoSuchUpload after an
+ * Abort, the winner's answer after a Complete of the same parts (answerGoneUpload).
  */
 export const completeMultipartUpload: Handler = async (req, ctx) => {
   const { bucket, upload } = await findUpload(req, ctx, 'put');
@@ -218,9 +222,10 @@ export const completeMultipartUpload: Handler = async (req, ctx) => {
   try {
     parts = chooseParts(upload, listed, await allParts(ctx, upload.uploadId));
   } catch (err) {
-    // An Abort (in this gateway or another) may have removed the upload and its parts since it
-    // was found: S3 calls that NoSuchUpload, not InvalidPart for the parts that went with it.
-    if (err instanceof S3Error && err.code === 'InvalidPart' && !(await ctx.meta.getUpload(upload.uploadId))) throw noSuchUpload(upload.uploadId);
+    // A Complete or an Abort (in this gateway or another) may have removed the upload and its
+    // parts since it was found: not InvalidPart for the parts that went with it, but what a
+    // Complete of a gone upload gets.
+    if (err instanceof S3Error && err.code === 'InvalidPart' && !(await ctx.meta.getUpload(upload.uploadId))) return answerGoneUpload(req, ctx, bucket, upload.uploadId, listed);
     throw err;
   }
   const content = await multipartContent(ctx, upload, parts);
@@ -233,7 +238,8 @@ export const completeMultipartUpload: Handler = async (req, ctx) => {
       content,
     );
   } catch (err) {
-    if (err instanceof UploadGoneError) throw noSuchUpload(upload.uploadId);
+    // Another Complete committed first (its answer is ours too), or an Abort came in between.
+    if (err instanceof UploadGoneError) return answerGoneUpload(req, ctx, bucket, upload.uploadId, listed);
     throw err;
   }
   return completionAnswer(req, bucket, version);
@@ -255,17 +261,28 @@ function completionAnswer(req: S3Request, bucket: Bucket, version: ObjectVersion
 }
 
 /**
- * CompleteMultipartUpload as the router serves it. S3 answers a Complete retried after it
- * succeeded (an SDK whose first answer was lost) with that success again, not NoSuchUpload
- * (ceph/s3-tests test_multipart_upload completes twice). The upload is gone by then, so the retry
- * is recognised by its part list: when the key's current version is made of exactly the parts
- * listed, in order, it is the one this upload made and is answered again, and nothing is
- * committed. A second Complete arriving just after a first committed is answered the same way;
- * one that finds the upload still there goes through completeMultipartUpload, where of two racing
- * commits one wins and the other finds NoSuchUpload. (An upload aborted, or never made, whose
- * part list happens to be exactly the current object's cannot be told from a retry; it gets the
- * current object's answer. Telling them apart would need the metadata store to remember completed
- * upload ids.)
+ * The answer to a Complete whose upload is gone. S3 answers a Complete retried after it succeeded
+ * (an SDK whose first answer was lost; ceph/s3-tests test_multipart_upload completes twice) with
+ * that success again, not NoSuchUpload. The metadata store records the version each completion
+ * made (completedUpload), so the retry is told apart exactly: the upload id must have been
+ * completed into this bucket and key, that version must still exist (a deleted or replaced one is
+ * never answered), and the part list must be the one it is made of; it then gets the first
+ * answer (ETag, checksum, version id) and nothing is committed. Anything else, an aborted upload
+ * or an id never handed out whatever parts it lists, is NoSuchUpload. Completions are remembered
+ * for a day (the collector's completedUploadRetentionMs).
+ */
+async function answerGoneUpload(req: S3Request, ctx: GatewayContext, bucket: Bucket, uploadId: string, listed: ListedPart[]): Promise<S3Response> {
+  const version = await ctx.meta.completedUpload(uploadId);
+  const parts = version?.bucket === bucket.name && version.key === req.key ? version.parts : undefined;
+  const same = parts !== undefined && parts.length === listed.length && parts.every((part, i) => unquoteEtag(part.etag) === unquoteEtag(listed[i]!.etag));
+  if (!same) throw noSuchUpload(uploadId);
+  return completionAnswer(req, bucket, version!);
+}
+
+/**
+ * CompleteMultipartUpload as the router serves it: an upload still there is completed (of two
+ * racing commits one wins, and the other is answered as the gone upload it then is); a gone one
+ * is answered by answerGoneUpload.
  */
 export const completeOrAnswerRetry: Handler = async (req, ctx) => {
   const uploadId = req.query.get('uploadId') ?? '';
@@ -277,11 +294,7 @@ export const completeOrAnswerRetry: Handler = async (req, ctx) => {
   } catch {
     throw noSuchUpload(uploadId);
   }
-  const current = await ctx.meta.getObject(bucket.name, req.key!);
-  const parts = current && !current.isDeleteMarker ? current.parts : undefined;
-  const same = parts !== undefined && parts.length === listed.length && parts.every((part, i) => unquoteEtag(part.etag) === unquoteEtag(listed[i]!.etag));
-  if (!same) throw noSuchUpload(uploadId);
-  return completionAnswer(req, bucket, current!);
+  return answerGoneUpload(req, ctx, bucket, uploadId, listed);
 };
 
 export const abortMultipartUpload: Handler = async (req, ctx) => {

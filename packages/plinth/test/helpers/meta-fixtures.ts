@@ -53,3 +53,17 @@ export async function putDeleteMarker(meta: MetadataStore, b: string, key: strin
   await meta.insertPending(pending(b, key, versionId, { isDeleteMarker: true }));
   return meta.commit(b, key, versionId, content('', 0));
 }
+
+/**
+ * A multipart upload of one part, completed into `versionId` of the key as the gateway does it
+ * (commit with completesUpload). Resolves the completed version's ETag.
+ */
+export async function completeUpload(meta: MetadataStore, b: string, key: string, versionId: string, uploadId: string): Promise<string> {
+  await meta.createUpload({ uploadId, bucket: b, key, initiated: new Date(), ownerId: OWNER, template: { userMetadata: {}, tags: {}, acl: 'private' } });
+  const part = { size: 5, blob: `part-${uploadId}`, xxhash64: `xx-${uploadId}`, etag: `"e-${uploadId}"` };
+  await meta.putPart({ ...part, uploadId, partNumber: 1, lastModified: new Date() });
+  await meta.insertPending(pending(b, key, versionId));
+  const etag = `"m-${uploadId}-1"`;
+  await meta.commit(b, key, versionId, content('', 5, { etag, parts: [part] }), { completesUpload: uploadId });
+  return etag;
+}

@@ -26,18 +26,26 @@ export async function execOnStore(env: MetadataTestEnv, sql: string): Promise<vo
   }
 }
 
+/** What undoes each migration after the first: UNDO[v] takes a database from version v + 1 back to v. */
+const UNDO: Record<number, string> = {
+  // Multipart checksums.
+  1: `ALTER TABLE multipart_uploads DROP COLUMN checksum_algorithm;
+      ALTER TABLE multipart_uploads DROP COLUMN checksum_type;
+      ALTER TABLE upload_parts DROP COLUMN checksums;
+      ALTER TABLE object_parts DROP COLUMN checksums;`,
+  // Completed uploads.
+  2: 'DROP TABLE completed_uploads;',
+};
+
 /**
- * Turns a closed store back into what a Plinth of schema version 1 left (before multipart
- * checksums): the columns migration 2 adds are dropped and the version set to 1, so opening it
- * again runs that migration on existing rows as an upgrade in the field would.
+ * Turns a closed store of the current schema back into what a Plinth of schema `version` left:
+ * what the later migrations added is dropped and the version set, so opening it again runs those
+ * migrations on existing rows as an upgrade in the field would.
  */
-export function downgradeToSchema1(env: MetadataTestEnv): Promise<void> {
-  return execOnStore(
-    env,
-    `ALTER TABLE multipart_uploads DROP COLUMN checksum_algorithm;
-     ALTER TABLE multipart_uploads DROP COLUMN checksum_type;
-     ALTER TABLE upload_parts DROP COLUMN checksums;
-     ALTER TABLE object_parts DROP COLUMN checksums;
-     UPDATE plinth_schema SET version = 1;`,
-  );
+export function downgradeToSchema(env: MetadataTestEnv, version: number): Promise<void> {
+  const undo = Object.entries(UNDO)
+    .filter(([from]) => Number(from) >= version)
+    .sort(([a], [b]) => Number(b) - Number(a))
+    .map(([, sql]) => sql);
+  return execOnStore(env, `${undo.join('\n')}\nUPDATE plinth_schema SET version = ${Number(version)};`);
 }
