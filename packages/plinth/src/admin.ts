@@ -1,3 +1,4 @@
+import { passStream, type MaintenancePasses } from './admin-passes.js';
 import type { CostRecord, MetadataStore, User } from './meta/types.js';
 import { S3Error } from './s3/errors.js';
 import { readBody } from './s3/http.js';
@@ -13,6 +14,30 @@ import { generateKeys, publicUser, toUser, type UserSpec } from './users.js';
  *                           are generated when absent and the secret is shown this once
  *   DELETE users/<id>       remove one (not the admin)
  *   GET    costs[?bucket=]  per-bucket cost records with a monthly estimate
+ *   POST   gc               one garbage-collection pass now (block/gc.ts)
+ *   POST   scrub            one scrub of every blob now (block/scrub.ts)
+ *
+ * Errors are JSON {code, message, requestId} with S3's codes and statuses. `plinth user|costs|
+ * health|gc|scrub` (cli/) is the command line for all of this.
+ *
+ * gc and scrub can take hours on a large node, so they answer 200 at once with a stream of
+ * newline-delimited JSON (application/x-ndjson), one record per line:
+ *
+ *   {"type":"start","pass":"scrub","startedAt":"…","joined":false}     first
+ *   {"type":"progress","elapsedSeconds":12.5,…counts so far}          every second while it runs
+ *   {"type":"report","pass":"scrub","seconds":40.1,"report":{…}}      last, when it succeeded
+ *   {"type":"error","code":"InternalError","message":"…"}             last, when it failed
+ *
+ * gc's counts and report are GcReport's; scrub's progress has scanned, bytes, tablesRewritten,
+ * corrupt and quarantined counts and `expected` {blobs, bytes} (the node's size at its last
+ * health check, for a progress bar; null before one), its report is ScrubReport's (the corrupt
+ * blobs listed) plus `quarantined`. A stream that ends without a report or error record was cut.
+ *
+ * One pass of each kind runs at a time. A request while one is running (the hourly GC, the daily
+ * scrub, another admin's request) follows that pass to its end and gets its report, with
+ * `joined: true` and the pass's own `startedAt`, rather than a 409: the caller wanted a pass and
+ * one is under way, and a second one at once would only read the same blobs again. Closing the
+ * stream does not stop the pass. (admin-passes.ts explains the choice of a stream over a job id.)
  */
 
 /**
@@ -74,7 +99,7 @@ function json(body: unknown, status = 200): S3Response {
 
 const MAX_BODY = 64 * 1024;
 
-export function adminApi(meta: MetadataStore, admin: () => User, prices: Prices): AdminApi {
+export function adminApi(meta: MetadataStore, admin: () => User, prices: Prices, passes: MaintenancePasses): AdminApi {
   const users = async (): Promise<S3Response> => json({ users: (await meta.listUsers()).map((u) => publicUser(u, admin().id)) });
 
   const createUser = async (req: S3Request): Promise<S3Response> => {
@@ -135,6 +160,12 @@ export function adminApi(meta: MetadataStore, admin: () => User, prices: Prices)
       if (resource === 'costs' && id === undefined) {
         allow('GET');
         return costs(req);
+      }
+      if ((resource === 'gc' || resource === 'scrub') && id === undefined) {
+        allow('POST');
+        // No buffering by proxies (nginx honours this header): progress is only worth it as it happens.
+        const headers = { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
+        return { status: 200, headers, body: passStream(resource, passes[resource]) };
       }
       throw new S3Error('NoSuchEntity', `There is no admin endpoint '${path}'.`);
     },

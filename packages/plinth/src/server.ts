@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { adminApi, DEFAULT_PRICES, type Prices } from './admin.js';
+import { gcPass, scrubPass } from './admin-passes.js';
 import { GarbageCollector } from './block/gc.js';
 import { NodeMonitor } from './block/monitor.js';
 import { LocalDataNode } from './block/local.js';
@@ -48,7 +49,9 @@ const USAGE_TTL_MS = 30_000;
 
 /**
  * The Plinth server: metadata store, local data node, garbage collector and the S3 gateway (with
- * /health, /metrics and the admin API) on one port.
+ * /health, /metrics and the admin API) on one port. The admin API's gc and scrub run through the
+ * same collector and monitor as the schedule, so a requested pass and a scheduled one never
+ * overlap (see admin.ts).
  */
 export class PlinthServer {
   readonly region: string;
@@ -70,7 +73,7 @@ export class PlinthServer {
     this.region = options.region ?? 'us-east-1';
     const config: GatewayConfig = { region: this.region, maxObjectSize: options.maxObjectSize ?? 5 * 2 ** 30, maxSkewMs: 15 * 60_000 };
     const ctx: GatewayContext = { meta, node, log, config, gc };
-    const adminRoutes = adminApi(meta, () => this.admin, { ...DEFAULT_PRICES, ...options.prices });
+    const adminRoutes = adminApi(meta, () => this.admin, { ...DEFAULT_PRICES, ...options.prices }, { gc: gcPass(gc), scrub: scrubPass(monitor) });
     this.app = createGateway({
       ctx,
       metrics: this.metrics,

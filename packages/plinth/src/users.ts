@@ -17,7 +17,7 @@ export interface UserSpec {
   displayName?: string;
 }
 
-const CREDENTIALS_FILE = 'credentials.json';
+export const CREDENTIALS_FILE = 'credentials.json';
 
 /** Access keys as AWS shapes them (20 upper-case characters), secrets 40 characters of base64. */
 export function generateKeys(): { accessKey: string; secretKey: string } {
@@ -49,7 +49,8 @@ async function readUsersFile(path: string): Promise<User[]> {
   return parsed.map((spec, i) => toUser(spec as UserSpec, `${path}[${i}]`));
 }
 
-async function readCredentials(path: string): Promise<UserSpec | null> {
+/** The saved admin keys, or null when there is no such file (the CLI reads them here too). */
+export async function readCredentials(path: string): Promise<UserSpec | null> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as UserSpec;
   } catch (err) {

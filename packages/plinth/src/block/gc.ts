@@ -19,6 +19,12 @@ export interface GarbageCollectorOptions {
   gracePeriodMs?: number;
   /** Multipart uploads initiated longer ago are aborted. Default 7 days. */
   uploadMaxAgeMs?: number;
+  /**
+   * How long a completed upload id is remembered, so that a retried CompleteMultipartUpload is
+   * answered as the first one was (later it is NoSuchUpload). Default 24 h: an SDK retries within
+   * minutes.
+   */
+  completedUploadRetentionMs?: number;
   /** Period of the automatic runs after start(). Default 1 h. */
   intervalMs?: number;
 }
@@ -26,6 +32,8 @@ export interface GarbageCollectorOptions {
 export interface GcReport {
   pendingAborted: number;
   uploadsAborted: number;
+  /** Completed upload ids forgotten (past completedUploadRetentionMs). */
+  completionsForgotten: number;
   blobsDeleted: number;
   tempRemoved: number;
   /** Steps that failed (logged; the rest of the run went on). */
@@ -37,9 +45,10 @@ const HOUR = 3_600_000;
 /**
  * Reclaims what crashes and abandoned requests leave behind, in the order that frees the most:
  * stale pending versions and uploads first (which turns their blobs into garbage), then
- * unreferenced blobs, then temp files. A blob is deleted only when no version or part references
- * it AND its file is older than the grace period, checked again under the node's lock at the
- * moment of deletion, because a put of the same bytes refreshes that time before it commits.
+ * unreferenced blobs, then temp files; completed upload ids past their retention are forgotten
+ * too. A blob is deleted only when no version or part references it AND its file is older than
+ * the grace period, checked again under the node's lock at the moment of deletion, because a put
+ * of the same bytes refreshes that time before it commits.
  */
 export class GarbageCollector {
   private readonly meta: MetadataStore;
@@ -47,9 +56,11 @@ export class GarbageCollector {
   private readonly log: Logger;
   private readonly graceMs: number;
   private readonly uploadMaxAgeMs: number;
+  private readonly completedRetentionMs: number;
   private readonly intervalMs: number;
   private timer?: NodeJS.Timeout;
   private running?: Promise<GcReport>;
+  private current?: { startedAt: Date; report: Readonly<GcReport> };
   private readonly metrics;
 
   constructor(options: GarbageCollectorOptions) {
@@ -58,6 +69,7 @@ export class GarbageCollector {
     this.log = (options.logger ?? pino({ name: 'plinth' })).child({ component: 'gc', node: options.node.id });
     this.graceMs = options.gracePeriodMs ?? 24 * HOUR;
     this.uploadMaxAgeMs = options.uploadMaxAgeMs ?? 7 * 24 * HOUR;
+    this.completedRetentionMs = options.completedUploadRetentionMs ?? 24 * HOUR;
     this.intervalMs = options.intervalMs ?? HOUR;
     const registers = [options.registry];
     this.metrics = {
@@ -66,6 +78,7 @@ export class GarbageCollector {
       lastRun: new Gauge({ name: 'plinth_gc_last_run_timestamp_seconds', help: 'When the last garbage collection run ended (Unix time)', registers }),
       pending: new Counter({ name: 'plinth_gc_pending_aborted_total', help: 'Stale pending object versions dropped', registers }),
       uploads: new Counter({ name: 'plinth_gc_uploads_aborted_total', help: 'Stale multipart uploads aborted', registers }),
+      completions: new Counter({ name: 'plinth_gc_completions_forgotten_total', help: 'Completed multipart upload ids forgotten after their retention', registers }),
       blobs: new Counter({ name: 'plinth_gc_blobs_deleted_total', help: 'Unreferenced blobs deleted, by how they were found: orphan (reported by a commit or delete), upload (parts of an aborted upload), sweep (listing the node)', labelNames: ['reason'] as const, registers }),
       temp: new Counter({ name: 'plinth_gc_temp_files_removed_total', help: 'Stale temporary files removed', registers }),
       errors: new Counter({ name: 'plinth_gc_errors_total', help: 'Garbage collection steps that failed', labelNames: ['phase'] as const, registers }),
@@ -90,6 +103,7 @@ export class GarbageCollector {
   runOnce(): Promise<GcReport> {
     this.running ??= this.run().finally(() => {
       this.running = undefined;
+      this.current = undefined;
     });
     return this.running;
   }
@@ -105,10 +119,16 @@ export class GarbageCollector {
     return report.blobsDeleted;
   }
 
+  /** The run in progress, if any, with its counts so far (the admin API reports them as it goes). */
+  inProgress(): { startedAt: Date; report: Readonly<GcReport> } | undefined {
+    return this.current;
+  }
+
   private async run(): Promise<GcReport> {
     const started = process.hrtime.bigint();
     const report = emptyReport();
     const now = Date.now();
+    this.current = { startedAt: new Date(now), report };
     const cutoff = new Date(now - this.graceMs);
 
     await this.step('pending', report, async () => {
@@ -138,6 +158,13 @@ export class GarbageCollector {
     });
     await this.collectInto(freed, 'upload', report);
 
+    // Only metadata: the version a completion made stays, a retry of that Complete is NoSuchUpload from now on.
+    await this.step('completions', report, async () => {
+      const forgotten = await this.meta.pruneCompletedUploads(new Date(now - this.completedRetentionMs));
+      report.completionsForgotten += forgotten;
+      this.metrics.completions.inc(forgotten);
+    });
+
     await this.step('sweep', report, async () => {
       await this.collectInto(olderThan(this.node.list(), cutoff), 'sweep', report);
     });
@@ -152,7 +179,7 @@ export class GarbageCollector {
     this.metrics.runs.inc();
     this.metrics.duration.observe(seconds);
     this.metrics.lastRun.set(Date.now() / 1000);
-    const busy = report.pendingAborted + report.uploadsAborted + report.blobsDeleted + report.tempRemoved + report.errors > 0;
+    const busy = report.pendingAborted + report.uploadsAborted + report.completionsForgotten + report.blobsDeleted + report.tempRemoved + report.errors > 0;
     this.log[busy ? 'info' : 'debug']({ ...report, seconds }, 'garbage collection run');
     return report;
   }
@@ -193,5 +220,5 @@ async function* olderThan(listing: AsyncIterable<{ blob: string; modified: Date 
 }
 
 function emptyReport(): GcReport {
-  return { pendingAborted: 0, uploadsAborted: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 };
+  return { pendingAborted: 0, uploadsAborted: 0, completionsForgotten: 0, blobsDeleted: 0, tempRemoved: 0, errors: 0 };
 }

@@ -15,6 +15,18 @@ export interface NodeMonitorOptions {
 
 const MINUTE = 60_000;
 
+/** A scrub under way: what it has checked so far, for the admin API's progress records. */
+export interface ScrubInProgress {
+  startedAt: Date;
+  /** Filled in as the pass goes (the scrubber's own report object). */
+  report: Readonly<ScrubReport>;
+  /**
+   * The node's blobs and bytes at the last health check before the pass, i.e. about how much it
+   * has to read (blobs written during the pass are read too); null before the first check.
+   */
+  expected: { blobs: number; bytes: number } | null;
+}
+
 /**
  * Keeps the design's node_health table current and scrubs the node on a schedule, so bit rot is
  * found (and quarantined) before a client asks for the bytes. The replication issue's repair
@@ -24,7 +36,10 @@ export class NodeMonitor {
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private scrubbing: Promise<ScrubReport> | null = null;
+  private current: ScrubInProgress | null = null;
   private recording: Promise<void> | null = null;
+  /** Kept from the health checks: sizing a scrub's progress must not cost another walk of the node. */
+  private lastUsage: { blobs: number; bytes: number } | null = null;
 
   constructor(private readonly options: NodeMonitorOptions) {
     this.log = (options.logger ?? pino({ name: 'plinth' })).child({ component: 'monitor', node: options.node.id });
@@ -51,23 +66,42 @@ export class NodeMonitor {
     const { node, meta } = this.options;
     try {
       const usage = await node.usage();
+      this.lastUsage = usage;
       await meta.setNodeHealth({ node: node.id, status: 'up', checked: new Date(), bytesUsed: usage.bytes });
     } catch (err) {
       this.log.warn({ err }, 'could not record node health');
     }
   }
 
-  /** One scrub of every blob; overlapping calls share the run in progress. */
+  /**
+   * One scrub of every blob; overlapping calls (the schedule, the admin API) share the run in
+   * progress, so the node is never read twice at once.
+   */
   scrub(): Promise<ScrubReport> {
-    this.scrubbing ??= scrubOnce(this.options.node, this.options.meta)
-      .then((report) => {
-        const level = report.corrupt.length > 0 ? 'error' : 'info';
-        this.log[level]({ scanned: report.scanned, bytes: report.bytes, corrupt: report.corrupt.length }, 'scrub finished');
-        return report;
-      })
+    if (this.scrubbing) return this.scrubbing;
+    const current: ScrubInProgress = { startedAt: new Date(), report: { scanned: 0, bytes: 0, tablesRewritten: 0, corrupt: [] }, expected: this.lastUsage };
+    this.current = current;
+    this.scrubbing = scrubOnce(this.options.node, this.options.meta, (report) => (current.report = report))
+      .then(
+        (report) => {
+          const level = report.corrupt.length > 0 ? 'error' : 'info';
+          this.log[level]({ scanned: report.scanned, bytes: report.bytes, corrupt: report.corrupt.length }, 'scrub finished');
+          return report;
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'scrub failed');
+          throw err;
+        },
+      )
       .finally(() => {
         this.scrubbing = null;
+        this.current = null;
       });
     return this.scrubbing;
+  }
+
+  /** The scrub running now, if any. */
+  scrubInProgress(): ScrubInProgress | null {
+    return this.current;
   }
 }

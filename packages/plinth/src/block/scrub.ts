@@ -26,9 +26,13 @@ export interface ScrubReport {
  * the node's quarantine directory so that reads fail fast with NoSuchBlob instead of streaming
  * bad bytes until the checksum trips, and so that a later put of the same content can store a
  * good copy again.
+ *
+ * `onProgress` is handed the report as it fills (the same object, after each blob), so a caller
+ * can show how far a pass over a large node has got.
  */
-export async function scrubOnce(node: LocalDataNode, meta?: MetadataStore): Promise<ScrubReport> {
+export async function scrubOnce(node: LocalDataNode, meta?: MetadataStore, onProgress?: (report: Readonly<ScrubReport>) => void): Promise<ScrubReport> {
   const report: ScrubReport = { scanned: 0, bytes: 0, tablesRewritten: 0, corrupt: [] };
+  onProgress?.(report);
   for await (const { blob } of node.list()) {
     const result = await node.verify(blob);
     if (result.status === 'missing') continue;
@@ -39,6 +43,7 @@ export async function scrubOnce(node: LocalDataNode, meta?: MetadataStore): Prom
       const quarantinedAt = await node.quarantine(blob);
       report.corrupt.push({ blob, quarantinedAt, referenced: meta ? await meta.blobReferenced(blob) : undefined });
     }
+    onProgress?.(report);
   }
   return report;
 }

@@ -1,77 +1,41 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_PRICES, type Prices } from '../admin.js';
+import { Command } from 'commander';
+import { describeError } from './errors.js';
+import { registerPassCommands } from './pass-commands.js';
+import { registerServe } from './serve.js';
+import { registerStatusCommands } from './status-commands.js';
+import { registerUserCommands } from './user-commands.js';
 
 /**
- * The `plinth` command. `serve` runs the S3-compatible server; its admin credentials come from
- * PLINTH_ACCESS_KEY/PLINTH_SECRET_KEY or, when unset, from `<data>/credentials.json` (generated
- * on first start).
+ * The `plinth` command. `serve` runs the S3-compatible server; the operator commands talk to a
+ * running one through its admin API (admin.ts), signed as the admin.
  */
-const program = new Command().name('plinth').description('Plinth: S3-compatible object storage');
+const program = new Command()
+  .name('plinth')
+  .description('Plinth: S3-compatible object storage')
+  .showHelpAfterError('(add --help for usage and examples)')
+  .addHelpText(
+    'after',
+    `
+The operator commands (user, costs, health, gc, scrub) talk to a running server: --endpoint
+(default http://127.0.0.1:9000, or PLINTH_ENDPOINT), signed with the admin's keys from
+--access-key/--secret-key, else PLINTH_ACCESS_KEY/PLINTH_SECRET_KEY, else the credentials.json
+that \`plinth serve\` generated in --data (default .plinth). --json prints JSON for scripts. They
+exit with status 1 on failure, with the server's S3 error code in the message.
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
-  return n;
-}
+Examples:
+  $ plinth serve --data ./.plinth
+  $ plinth user add --name ana
+  $ plinth costs --bucket photos
+  $ plinth scrub --endpoint http://s3.internal:9000 --json`,
+  );
 
-/** `--prices FILE`: a JSON object overriding some of the cost estimate's prices (USD). */
-function prices(file: string): Partial<Prices> {
-  const parsed: unknown = JSON.parse(readFileSync(resolve(file), 'utf8'));
-  const names = Object.keys(DEFAULT_PRICES);
-  const valid =
-    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.entries(parsed).every(([name, v]) => names.includes(name) && typeof v === 'number' && v >= 0);
-  if (!valid) throw new InvalidArgumentError(`a JSON object of non-negative numbers named ${names.join(', ')}`);
-  return parsed as Partial<Prices>;
-}
-
-program
-  .command('serve')
-  .description('start the S3 server (also /health, /metrics and the admin API on the same port)')
-  .option('--data <dir>', 'data directory: blobs, SQLite metadata, generated credentials', process.env.PLINTH_DATA ?? '.plinth')
-  .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--port <port>', 'port to listen on', port, 9000)
-  .option('--metadata <url>', 'metadata store: sqlite:PATH or postgres://… (default: SQLite in the data directory)', process.env.PLINTH_METADATA)
-  .option('--users <file>', 'JSON array of {accessKey, secretKey, id, displayName}: users besides the admin')
-  .option('--region <region>', 'the region clients sign for', process.env.PLINTH_REGION ?? 'us-east-1')
-  .option('--domain <domain>', 'also accept virtual-hosted-style requests to <bucket>.<domain>')
-  .option('--prices <file>', 'JSON prices for the admin API\'s cost estimates (default: S3 Standard\'s; see README)', prices)
-  .action(async (o: { data: string; host: string; port: number; metadata?: string; users?: string; region: string; domain?: string; prices?: Partial<Prices> }) => {
-    const { PlinthServer } = await import('../server.js');
-    const server = await PlinthServer.start({
-      dataDir: resolve(o.data),
-      host: o.host,
-      port: o.port,
-      metadata: o.metadata,
-      usersFile: o.users === undefined ? undefined : resolve(o.users),
-      region: o.region,
-      domain: o.domain,
-      prices: o.prices,
-    });
-    server.log.info(
-      { endpoint: server.endpoint, data: resolve(o.data), metadata: server.meta.kind, region: server.region, accessKey: server.admin.accessKey, credentialsFile: server.credentialsFile },
-      'Plinth is ready',
-    );
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      server.log.info({ signal }, 'shutting down');
-      try {
-        await server.stop();
-        process.exit(0);
-      } catch (err) {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      }
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-  });
+registerServe(program);
+registerUserCommands(program);
+registerStatusCommands(program);
+registerPassCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  console.error(`plinth: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  console.error(describeError(err));
+  process.exitCode = 1;
 });

@@ -42,8 +42,14 @@ export interface AuthConfig {
   maxSkewMs: number;
 }
 
+/*
+ * uriEncode, signingKey, canonicalQuery and stringToSign are the specification's own steps, the
+ * same for signing and checking: the CLI's signer (cli/sigv4.ts) uses them too. The S3 suites keep
+ * them honest against the AWS SDK's independent signer.
+ */
+
 /** RFC 3986 unreserved characters stay, everything else is %XX of its UTF-8 bytes (AWS's UriEncode). */
-function uriEncode(text: string, keepSlash = false): string {
+export function uriEncode(text: string, keepSlash = false): string {
   const encoded = encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return keepSlash ? encoded.replace(/%2F/g, '/') : encoded;
 }
@@ -83,7 +89,7 @@ export function signingKey(secret: string, date: string, region: string, service
   return key;
 }
 
-function canonicalQuery(query: [string, string][], omit?: string): string {
+export function canonicalQuery(query: [string, string][], omit?: string): string {
   return query
     .filter(([name]) => name !== omit)
     .map(([name, value]) => [uriEncode(name), uriEncode(value)] as const)
@@ -123,7 +129,7 @@ function canonicalRequest(req: SignedRequest, canonicalUri: string, signedHeader
   return [req.method, canonicalUri, canonicalQuery(req.query, omitQuery), headers, signedHeaders.join(';'), payloadHash].join('\n');
 }
 
-function stringToSign(timestamp: string, scope: string, canonical: string): string {
+export function stringToSign(timestamp: string, scope: string, canonical: string): string {
   return `${ALGORITHM}\n${timestamp}\n${scope}\n${sha256Hex(canonical)}`;
 }
 

@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 /** `plinth serve` as a child process: what the CLI tests and the crash tests run. */
 
 /** The package's bin, as `npx plinth` runs it (from dist/test/helpers, three levels up). */
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'plinth.cjs');
+export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'plinth.cjs');
 
 export interface ServeProcess {
   endpoint: string;
