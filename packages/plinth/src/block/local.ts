@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { mkdir, open, opendir, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, opendir, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { XXHashAPI } from 'xxhash-wasm';
@@ -87,7 +87,8 @@ class BatchWriter {
   private position = 0;
   private inflight: Promise<void> = Promise.resolve();
 
-  constructor(private readonly fh: FileHandle) {}
+  /** `file` may still be opening: the first batch written waits for it. */
+  constructor(private readonly file: Promise<FileHandle>) {}
 
   async write(data: Uint8Array): Promise<void> {
     this.gathered.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
@@ -112,7 +113,7 @@ class BatchWriter {
     this.position += this.gatheredBytes;
     this.gathered = [];
     this.gatheredBytes = 0;
-    this.inflight = writevFully(this.fh, batch, position);
+    this.inflight = this.file.then((fh) => writevFully(fh, batch, position));
     // A write failing while the source is being awaited must not count as an unhandled
     // rejection (which ends the process); the next rotate or flush rethrows it.
     this.inflight.catch(() => undefined);
@@ -253,8 +254,11 @@ export class LocalDataNode implements DataNode {
     this.activeTemp.add(name);
     try {
       const digester = new Digester(this.xxh, CHUNK_SIZE, options.checksums ?? []);
-      const fh = await open(tmp, 'wx');
-      const writer = new BatchWriter(fh);
+      // The temp file opens while the first bytes arrive and are hashed: under load the thread
+      // pool's queue makes an open take milliseconds, and nothing needs the file before the
+      // first batch is full.
+      const opening = open(tmp, 'wx');
+      const writer = new BatchWriter(opening);
       try {
         for await (const chunk of source) {
           const buf: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -265,10 +269,10 @@ export class LocalDataNode implements DataNode {
           await writer.write(buf);
         }
         await writer.flush();
-        await fh.sync();
+        await (await opening).sync();
       } finally {
         await writer.settle();
-        await fh.close();
+        await (await opening.catch(() => undefined))?.close();
       }
       const d = digester.finish();
       const withTable = d.size > CHUNK_SIZE;
@@ -477,22 +481,17 @@ export class LocalDataNode implements DataNode {
     const path = this.blobPath(blob);
     const dir = dirname(path);
     // mkdir returns the first directory it had to create; a new directory's entry in its parent
-    // needs an fsync of its own to survive a crash. Fan-out directories are never removed, so
-    // creating them outside the lock is safe.
-    if ((await mkdir(dir, { recursive: true })) !== undefined) {
-      await fsyncDir(dirname(dir));
-      await fsyncDir(this.blobsDir);
+    // needs an fsync of its own to survive a crash (both parents at once when both levels are
+    // new). Fan-out directories are never removed, so creating them outside the lock is safe.
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined) {
+      await Promise.all([fsyncDir(dirname(dir)), ...(created === dir ? [] : [fsyncDir(this.blobsDir)])]);
     }
     await this.withLock(blob, async () => {
-      if (await this.has(blob)) {
-        // Refreshing the time is what keeps the GC (which spares young blobs and deletes with
-        // ifOlderThan under this same lock) from removing the copy this write is about to use.
-        const now = new Date();
-        await utimes(path, now, now);
-        await rm(tmp, { force: true });
-      } else {
-        await rename(tmp, path);
-      }
+      // Renamed over any copy already there (the same bytes, by their name): the fresh file's
+      // time is what keeps the GC, which spares young blobs and deletes with ifOlderThan under
+      // this same lock, from removing the copy this write is about to reference.
+      await rename(tmp, path);
       // Tables are a function of the bytes: replacing an existing one is harmless and restores
       // a lost one. Renamed after the blob so a crash never leaves a table without its blob.
       if (tmpTable) await rename(tmpTable, path + SIDECAR_SUFFIX);
