@@ -10,6 +10,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -219,6 +220,8 @@ describeEachBackend('multipart checksums', (server) => {
       assert.deepEqual([checksumOf(head, algorithm), head.ChecksumType], [expected, type]);
       const plainHead = await s3.send(new HeadObjectCommand({ Bucket, Key }));
       assert.deepEqual([checksumOf(plainHead, algorithm), plainHead.ChecksumType], [undefined, undefined], 'only with checksum mode');
+      const [entry] = (await s3.send(new ListObjectsV2Command({ Bucket, Prefix: Key }))).Contents ?? [];
+      assert.deepEqual([entry?.ChecksumAlgorithm, entry?.ChecksumType], [[algorithm], type], 'listings name the algorithm and type');
       // The SDK checks a FULL_OBJECT checksum against the body itself (and skips composite ones).
       const got = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
       assert.equal(checksumOf(got, algorithm), expected);

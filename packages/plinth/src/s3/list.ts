@@ -1,6 +1,7 @@
 import type { Bucket, ListObjectsQuery, ObjectVersion } from '../meta/types.js';
 import { requireAccess } from './access.js';
 import { S3Error } from './errors.js';
+import { checksumType } from './object-read.js';
 import type { GatewayContext, Handler, S3Request } from './types.js';
 import { toXml, XmlSequence, type XmlObject } from './xml.js';
 
@@ -63,6 +64,7 @@ function contents(version: ObjectVersion, encode: Encode, owner?: (id: string) =
     LastModified: version.lastModified,
     ETag: version.etag,
     ChecksumAlgorithm: checksumAlgorithms(version),
+    ChecksumType: checksumType(version.checksums),
     Size: version.size,
     Owner: owner?.(version.ownerId),
     StorageClass: 'STANDARD',
