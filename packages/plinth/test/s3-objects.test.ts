@@ -259,6 +259,7 @@ describeEachBackend('object operations through the SDK', (server) => {
     const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'sha', Body: body, ChecksumAlgorithm: 'SHA256' }));
     const sha256 = createHash('sha256').update(body).digest('base64');
     assert.equal(put.ChecksumSHA256, sha256);
+    assert.equal(put.ChecksumType, 'FULL_OBJECT');
     const get = await s3.send(new GetObjectCommand({ Bucket, Key: 'sha', ChecksumMode: 'ENABLED' }));
     assert.equal(get.ChecksumSHA256, sha256);
     assert.equal(await text(get), body);

@@ -1,5 +1,5 @@
 import { requireAccess } from './access.js';
-import { checksumHeaders, writtenVersionHeader } from './object-read.js';
+import { checksumHeaders, checksumType, writtenVersionHeader } from './object-read.js';
 import { objectAttributes, storeBody, writeCondition, writeVersion } from './object-write.js';
 import type { Handler } from './types.js';
 
@@ -11,5 +11,8 @@ export const putObject: Handler = async (req, ctx) => {
   // Every header is checked before the body is read, so a doomed upload costs no bytes.
   const target = { bucket, key: req.key!, ownerId: req.user?.id ?? bucket.ownerId, attributes: objectAttributes(req.headers), condition: writeCondition(req.headers) };
   const version = await writeVersion(ctx, target, () => storeBody(ctx, req));
-  return { headers: { etag: version.etag, ...writtenVersionHeader(bucket, version.versionId), ...checksumHeaders(version.checksums) } };
+  const type = checksumType(version.checksums);
+  // S3 names the checksum's type (always the whole object's here) beside the checksum it verified.
+  const checksums = type ? { ...checksumHeaders(version.checksums), 'x-amz-checksum-type': type } : {};
+  return { headers: { etag: version.etag, ...writtenVersionHeader(bucket, version.versionId), ...checksums } };
 };
