@@ -385,3 +385,15 @@ test('memory stays flat while 1 GiB streams in and out', async (t) => {
     clearInterval(sampler);
   }
 });
+
+test('put: a temp file that cannot be opened fails the put, even while the body is still arriving', async () => {
+  const node = await freshNode();
+  await rm(join(node.dir, 'tmp'), { recursive: true });
+  // The first bytes come only after the open has already failed: nothing awaits it by then.
+  const slow = new Readable({ read() {} });
+  setTimeout(() => {
+    slow.push(Buffer.from('late bytes'));
+    slow.push(null);
+  }, 100);
+  await assert.rejects(node.put(slow), { code: 'ENOENT' });
+});

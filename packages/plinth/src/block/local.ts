@@ -260,6 +260,9 @@ export class LocalDataNode implements DataNode {
       // pool's queue makes an open take milliseconds, and nothing needs the file before the
       // first batch is full.
       const opening = open(tmp, 'wx');
+      // Its failure surfaces through the writer or the fsync below; until one of them awaits it, a
+      // rejection must not count as unhandled (which would end the process).
+      opening.catch(() => undefined);
       const writer = new BatchWriter(opening);
       let d: Digests;
       try {
