@@ -293,6 +293,8 @@ export class LocalDataNode implements DataNode {
           (fh) => fh.close(),
           () => undefined,
         );
+        // Awaited once the blob is installed; a failure before then is not unhandled.
+        closing.catch(() => undefined);
       }
       await this.install(d.sha256, tmp, d.size > CHUNK_SIZE ? tmpTable : undefined, dir!);
       await closing;
