@@ -5,4 +5,10 @@
 // libuv's default of 4 threads holds them back. An explicit UV_THREADPOOL_SIZE wins.
 'use strict';
 process.env.UV_THREADPOOL_SIZE ??= '16';
-import('../dist/src/cli/main.js');
+const path = require('node:path');
+const main = path.join(__dirname, '../dist/src/cli/main.js');
+if (!require('node:fs').existsSync(main)) {
+  console.error(`plinth: not built yet (${main} is missing)\nhint: run 'npm install' (it builds) or 'npm run build' at the repository's root`);
+  process.exit(1);
+}
+import(require('node:url').pathToFileURL(main).href);
