@@ -322,9 +322,17 @@ program
   .option('--http-port <port>', 'HTTP port for /health and Prometheus /metrics', '8080')
   .option('--no-auth', 'accept every client without authentication (SCRAM and API keys are on by default)')
   .option('--suspend-after <seconds>', "suspend other branches' endpoints after this long without a client (0: never)", '300')
-  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string; auth: boolean; suspendAfter: string }) => {
+  .option('--tls-cert <file>', 'PEM certificate: TLS on every wire endpoint (plain clients still accepted) and HTTPS')
+  .option('--tls-key <file>', "PEM private key of --tls-cert's certificate")
+  .option('--tls-ca <file>', 'PEM CA: clients may present a certificate, and one it did not sign is refused')
+  .option('--tls-required', 'close plain (non-TLS) wire connections')
+  .action(async (o: { host: string; port: string; branchPorts?: string; httpPort: string; auth: boolean; suspendAfter: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsRequired?: boolean }) => {
     const suspendAfter = Number(o.suspendAfter);
     if (!Number.isFinite(suspendAfter) || suspendAfter < 0) throw new ArgonError('BadValue', '--suspend-after takes a number of seconds (0: never)');
+    if ((o.tlsCert === undefined) !== (o.tlsKey === undefined) || ((o.tlsCa || o.tlsRequired) && !o.tlsCert)) {
+      throw new ArgonError('BadValue', '--tls-cert and --tls-key go together, and --tls-ca and --tls-required need them');
+    }
+    const tls = o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, required: o.tlsRequired } : undefined;
     const { ArgonServer } = await import('../server/server.js');
     const opts = program.opts<GlobalOptions>();
     const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
@@ -332,6 +340,7 @@ program
       auth: o.auth,
       autoSuspendMs: suspendAfter * 1000,
       admin: { user: process.env.ARGON_ADMIN_USER, password: process.env.ARGON_ADMIN_PASSWORD },
+      tls,
     });
     server.log.info({ data: resolve(opts.data), uri: await server.uri('main'), auth: o.auth }, 'Argon is ready');
     const stop = async (signal: string) => {

@@ -1,4 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { Binary, deserialize, serialize, type Document } from 'bson';
 import { saslPrep } from '../auth/scram.js';
@@ -11,9 +12,13 @@ import { OpCode } from '../wire/protocol.js';
  *
  * A CLI process runs one or two admin commands, and loading the official driver costs more than
  * everything else it does (about 170 ms of module loading on a 2-core machine, against ~80 ms for
- * Node itself), so plain single-host URIs go through this client. Whatever it does not speak (TLS,
- * SRV records, several hosts, other auth mechanisms) goes to the driver: see `plainTarget`.
+ * Node itself), so single-host URIs go through this client, over TLS too. Whatever it does not
+ * speak (SRV records, several hosts, other auth mechanisms, TLS options beyond the CA file, client
+ * certificate and tlsAllowInvalidCertificates) goes to the driver: see `plainTarget`.
  */
+
+/** The TLS URI options (besides tls/ssl=true) this client honours, as the driver does. */
+const TLS_OPTIONS = new Set(['tlsCAFile', 'tlsCertificateKeyFile', 'tlsAllowInvalidCertificates']);
 
 export interface WireTarget {
   host: string;
@@ -21,6 +26,8 @@ export interface WireTarget {
   user?: string;
   password?: string;
   authSource: string;
+  /** Set for tls=true (or ssl=true): files as in the URI, and whether to skip verifying the server. */
+  tls?: { caFile?: string; certificateKeyFile?: string; allowInvalidCertificates: boolean };
 }
 
 /** A command the server answered with `ok: 0`, carrying its code as the driver's errors do. */
@@ -44,7 +51,9 @@ export function plainTarget(uri: string): WireTarget | null {
     return null; // several hosts: not a WHATWG URL
   }
   const params = url.searchParams;
-  if (params.get('tls') === 'true' || params.get('ssl') === 'true') return null;
+  const tls = params.get('tls') === 'true' || params.get('ssl') === 'true';
+  // Any other TLS option, or one without tls=true: the driver's business to honour or refuse.
+  for (const key of params.keys()) if (/^(tls|ssl)./i.test(key) && !(tls && TLS_OPTIONS.has(key))) return null;
   const mechanism = params.get('authMechanism');
   if (mechanism !== null && mechanism !== 'SCRAM-SHA-256') return null;
   const target: WireTarget = {
@@ -52,6 +61,13 @@ export function plainTarget(uri: string): WireTarget | null {
     port: url.port === '' ? 27017 : Number(url.port),
     authSource: params.get('authSource') ?? (decodeURIComponent(url.pathname.slice(1)) || 'admin'),
   };
+  if (tls) {
+    target.tls = {
+      caFile: params.get('tlsCAFile') ?? undefined,
+      certificateKeyFile: params.get('tlsCertificateKeyFile') ?? undefined,
+      allowInvalidCertificates: params.get('tlsAllowInvalidCertificates') === 'true',
+    };
+  }
   if (url.username) {
     target.user = decodeURIComponent(url.username);
     target.password = decodeURIComponent(url.password);
@@ -83,13 +99,13 @@ export class WireClient {
   }
 
   static async open(target: WireTarget, timeoutMs = 3000): Promise<WireClient> {
-    const socket = connect({ host: target.host, port: target.port });
+    const socket = target.tls ? await connectTls(target, target.tls) : connect({ host: target.host, port: target.port });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`no answer from ${target.host}:${target.port} within ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(target.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve();
       });
@@ -157,4 +173,20 @@ export class WireClient {
     if (verifier.length !== expected.length || !timingSafeEqual(verifier, expected)) throw new Error('SCRAM: the server could not prove it knows the password');
     while (!reply.done) reply = await this.command({ saslContinue: 1, conversationId: start.conversationId, payload: new Binary(Buffer.alloc(0)) }, db);
   }
+}
+
+/** A TLS socket to the target, verifying the server against the URI's CA file (else the system's CAs). */
+async function connectTls(target: WireTarget, o: NonNullable<WireTarget['tls']>): Promise<Socket> {
+  // Imported here: node:tls costs a plain connection ~3 ms of loading for nothing.
+  const tls = await import('node:tls');
+  // A tlsCertificateKeyFile holds both the certificate and its key; OpenSSL picks each out of it.
+  const pem = o.certificateKeyFile === undefined ? undefined : readFileSync(o.certificateKeyFile);
+  return tls.connect({
+    host: target.host,
+    port: target.port,
+    ca: o.caFile === undefined ? undefined : readFileSync(o.caFile),
+    cert: pem,
+    key: pem,
+    rejectUnauthorized: !o.allowInvalidCertificates,
+  });
 }

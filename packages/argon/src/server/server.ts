@@ -11,6 +11,7 @@ import { Connection, type EndpointInfo } from './connection.js';
 import { TtlMonitor } from './ttl.js';
 import { ServerMetrics } from './metrics.js';
 import { startHttp } from './http.js';
+import { loadTls, tlsAcceptor, type ServerTls, type TlsOptions } from './tls.js';
 import { AuthService } from '../auth/service.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -36,6 +37,8 @@ export interface ServerOptions {
    */
   auth?: boolean;
   admin?: { user?: string; password?: string };
+  /** TLS on every wire endpoint and HTTPS on the HTTP port; see TlsOptions for plain clients. */
+  tls?: TlsOptions;
 }
 
 interface Endpoint {
@@ -84,6 +87,7 @@ export class ArgonServer {
   private constructor(
     readonly store: Store,
     private readonly options: ServerOptions,
+    private readonly tls: ServerTls | null,
   ) {
     this.host = options.host ?? '127.0.0.1';
     this.log = options.logger ?? pino({ name: 'argon' });
@@ -103,12 +107,14 @@ export class ArgonServer {
   }
 
   static async start(options: ServerOptions): Promise<ArgonServer> {
+    // Read the certificate files before the store opens: a bad path must not leave it open.
+    const tls = options.tls ? loadTls(options.tls) : null;
     const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
-    const server = new ArgonServer(store, options);
+    const server = new ArgonServer(store, options, tls);
     server.credentialsFile = await server.auth.bootstrap(options.dataDir, server.log, options.admin);
     await server.listen('main', { branch: 'main', readOnly: false }, options.port ?? 27017);
     if (options.httpPort !== undefined) {
-      server.http = await startHttp({ host: server.host, port: options.httpPort, store, metrics: server.metrics, log: server.log, server: server.info, cursors: server.cursors });
+      server.http = await startHttp({ host: server.host, port: options.httpPort, tls: tls ?? undefined, store, metrics: server.metrics, log: server.log, server: server.info, cursors: server.cursors });
     }
     server.ttl.start();
     const idleMs = options.autoSuspendMs ?? 5 * 60_000;
@@ -126,7 +132,9 @@ export class ArgonServer {
   /** The connection string of a branch's endpoint, starting it if needed. */
   async uri(branch: string): Promise<string> {
     const port = await this.endpointFor(branch);
-    return `mongodb://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}/?directConnection=true`;
+    // Only when required: with TLS optional a plain URI still works, and needs no CA file.
+    const tls = this.tls?.required ? '&tls=true' : '';
+    return `mongodb://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}/?directConnection=true${tls}`;
   }
 
   /**
@@ -235,6 +243,9 @@ export class ArgonServer {
 
   private listen(key: string, endpoint: EndpointInfo, port: number): Promise<number> {
     const sockets = new Set<net.Socket>();
+    const serve = (socket: net.Socket) => new Connection(socket, endpoint, this.store, this.cursors, this.info, this.log, this.metrics);
+    // The raw socket is what the sets hold: destroying it also ends a TLS socket over it.
+    const accept = this.tls ? tlsAcceptor(this.tls, this.log.child({ ref: key }), serve) : serve;
     const server = net.createServer((socket) => {
       const own = this.endpoints.get(key);
       if (own?.suspended) this.resume(key);
@@ -246,7 +257,7 @@ export class ArgonServer {
         sockets.delete(socket);
         if (own) own.lastActive = Date.now();
       });
-      new Connection(socket, endpoint, this.store, this.cursors, this.info, this.log, this.metrics);
+      accept(socket);
     });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -254,7 +265,7 @@ export class ArgonServer {
         server.off('error', reject);
         const actual = (server.address() as net.AddressInfo).port;
         this.endpoints.set(key, { ref: key, port: actual, server, sockets, suspended: false, lastActive: Date.now() });
-        this.log.info({ ref: key, readOnly: endpoint.readOnly, host: this.host, port: actual }, 'endpoint listening');
+        this.log.info({ ref: key, readOnly: endpoint.readOnly, host: this.host, port: actual, tls: this.tls ? (this.tls.required ? 'required' : 'allowed') : 'off' }, 'endpoint listening');
         resolve(actual);
       });
     });
