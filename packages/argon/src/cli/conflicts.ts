@@ -41,14 +41,14 @@ function howToGoOn(target: string): string {
  * `argon conflicts list|resolve|abort`: the pending manual merge into a branch, on the running
  * server; and the hint `argon merge --strategy manual` prints when it stops on conflicts.
  */
-export function registerConflictCommands(program: Command, serverUri: () => string): void {
+export function registerConflictCommands(program: Command, serverUri: () => string, currentBranch: () => string): void {
   const json = () => program.opts<{ json?: boolean }>().json;
   const conflicts = program.command('conflicts').description('list, resolve or abort the conflicts of a pending manual merge (argon merge --strategy manual)');
 
   conflicts
     .command('list [target]')
-    .description('the pending merge into TARGET (default main) and its conflicts: document, path, base / ours / theirs')
-    .action((target: string = 'main') =>
+    .description('the pending merge into TARGET (default: the current branch, see argon switch) and its conflicts: document, path, base / ours / theirs')
+    .action((target: string = currentBranch()) =>
       withServer(serverUri(), async (admin) => {
         const { merge } = await admin({ argonConflictsList: target });
         output(json(), merge, () => {

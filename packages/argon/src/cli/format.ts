@@ -42,6 +42,11 @@ function cell(v: unknown): string {
   return String(v);
 }
 
+/** An argument as a shell reads it back, for commands the CLI suggests: quoted only when it must be. */
+export function shellQuote(arg: string): string {
+  return /^[\w./:@=,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export function output(json: boolean | undefined, value: unknown, human: () => void): void {
   if (json) console.log(JSON.stringify(value, null, 2));
   else human();

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
-import { formatDuration, output, paint, printTable, withProgress } from './format.js';
+import { formatDuration, output, paint, printTable, shellQuote, withProgress } from './format.js';
 import { DEFAULT_SERVER, withCredentials, withServer } from './server-client.js';
 import { registerSecurityCommands } from './security.js';
 import { registerConflictCommands } from './conflicts.js';
 import { registerGateCommands } from './gates.js';
+import { currentBranch, setCurrentBranch } from './head.js';
+import { describeFailure } from './failures.js';
+import { printDiff, summariseChanges } from './changes.js';
 
 /**
  * The `argon` command. `serve` runs the database server; most other commands talk to the running
@@ -17,7 +21,11 @@ import { registerGateCommands } from './gates.js';
 const program = new Command()
   .name('argon')
   .description('Argon: a MongoDB-compatible document database with Git-like branches')
-  .option('--data <dir>', 'data directory of the embedded store', process.env.ARGON_DATA ?? '.argon')
+  // From the package's package.json (this file runs as dist/src/cli/main.js), so it cannot drift.
+  .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
+  // Subcommands inherit this: their help then lists --data, --server and --json, which they honour.
+  .configureHelp({ showGlobalOptions: true })
+  .option('--data <dir>', "data directory: the store (serve, stats), the first admin's credentials, the current branch (switch)", process.env.ARGON_DATA ?? '.argon')
   .option('--json', 'print JSON for scripts instead of tables')
   .option('--server <uri>', 'the running server (main endpoint) for branch, diff, merge, log and connect', process.env.ARGON_SERVER ?? DEFAULT_SERVER);
 
@@ -39,7 +47,7 @@ async function withStore<T>(fn: (store: Store, opts: GlobalOptions) => Promise<T
   }
 }
 
-/** A branch as a table row; `*` marks the branch the server endpoint we talk to serves, as git marks HEAD. */
+/** A branch as a table row; `*` marks the current branch (argon switch), as git marks HEAD. */
 function branchRow(b: Record<string, unknown>, current: unknown): Record<string, unknown> {
   const name = b.name === current ? `${paint.green('*')} ${paint.bold(String(b.name))}` : `  ${String(b.name)}`;
   return { name, parent: b.parent ?? '-', forkLsn: b.forkLsn, created: b.created, ownBytes: b.ownBytes, protected: b.protected ? paint.yellow('protected') : '' };
@@ -48,6 +56,11 @@ function branchRow(b: Record<string, unknown>, current: unknown): Record<string,
 /** The state a merge or revert ended in, coloured by outcome. */
 function mergeStatus(status: string): string {
   return status === 'conflicts' ? paint.red(status) : status === 'merged' ? paint.green(status) : status;
+}
+
+/** The branch commands use when none is given: the one `argon switch` chose for this data directory. */
+function current(): string {
+  return currentBranch(resolve(program.opts<GlobalOptions>().data));
 }
 
 /** The server's URI, signed in with ARGON_USER/ARGON_PASSWORD or the local first-admin file. */
@@ -64,6 +77,7 @@ program
       const [server, build, { branches }, { endpoints }] = await Promise.all([admin({ serverStatus: 1 }), admin({ buildInfo: 1 }), admin({ argonBranchList: 1 }), admin({ argonEndpoints: 1 })]);
       const status = {
         server: program.opts<GlobalOptions>().server,
+        branch: current(),
         version: build.argonVersion,
         compatibleWith: build.version,
         uptimeSeconds: server.uptime,
@@ -74,6 +88,7 @@ program
       };
       output(program.opts<GlobalOptions>().json, status, () => {
         console.log(`${paint.bold(`Argon ${status.version}`)} (MongoDB ${status.compatibleWith} compatible), up ${formatDuration(status.uptimeSeconds)}`);
+        console.log(`on branch ${status.branch}`);
         console.log(`head LSN ${status.headLsn} · ${status.branches} branches · ${status.connections} connections`);
         printTable((endpoints as Record<string, unknown>[]).map((e) => ({ endpoint: e.ref, port: e.port, state: e.state === 'active' ? paint.green('active') : paint.yellow(String(e.state)), connections: e.connections, lastActive: e.lastActive })));
       });
@@ -87,20 +102,20 @@ branch
   .description('list branches')
   .action(() =>
     withServer(serverUri(), async (admin) => {
-      const [{ branches }, hello] = await Promise.all([admin({ argonBranchList: 1 }), admin({ hello: 1 })]);
-      output(program.opts<GlobalOptions>().json, branches, () => printTable((branches as Record<string, unknown>[]).map((b) => branchRow(b, hello.argon?.branch))));
+      const { branches } = await admin({ argonBranchList: 1 });
+      output(program.opts<GlobalOptions>().json, branches, () => printTable((branches as Record<string, unknown>[]).map((b) => branchRow(b, current()))));
     }),
   );
 
 branch
   .command('create <name>')
   .description('create a branch (copy-on-write: instant at any data size)')
-  .option('--from <ref>', 'parent: a branch, a tag or branch@time|lsn', 'main')
+  .option('--from <ref>', 'parent: a branch, a tag or branch@time|lsn (default: the current branch, see argon switch)')
   .option('--at <time|lsn>', 'fork from a past point: an ISO 8601 time or an LSN')
-  .action((name: string, o: { from: string; at?: string }) =>
+  .action((name: string, o: { from?: string; at?: string }) =>
     withServer(serverUri(), async (admin) => {
       const at = o.at === undefined ? {} : /^\d+$/.test(o.at) ? { at: Number(o.at) } : { at: parseTime(o.at) };
-      const { branch: info } = await admin({ argonBranchCreate: name, from: o.from, ...at });
+      const { branch: info } = await admin({ argonBranchCreate: name, from: o.from ?? current(), ...at });
       output(program.opts<GlobalOptions>().json, info, () => console.log(`Created branch '${info.name}' from '${info.parent}' at LSN ${info.forkLsn}`));
     }),
   );
@@ -165,11 +180,11 @@ const tag = program.command('tag').description('name points of branches (usable 
 
 tag
   .command('create <name>')
-  .description('tag a ref: a branch head (default main), another tag, or branch@time|lsn')
-  .option('--from <ref>', 'what to tag', 'main')
-  .action((name: string, o: { from: string }) =>
+  .description('tag a ref: a branch head (default: the current branch), another tag, or branch@time|lsn')
+  .option('--from <ref>', 'what to tag')
+  .action((name: string, o: { from?: string }) =>
     withServer(serverUri(), async (admin) => {
-      const { tag: info } = await admin({ argonTagCreate: name, from: o.from });
+      const { tag: info } = await admin({ argonTagCreate: name, from: o.from ?? current() });
       output(program.opts<GlobalOptions>().json, info, () => console.log(`Tagged ${info.branch} at LSN ${info.lsn} as '${info.name}'`));
     }),
   );
@@ -197,21 +212,13 @@ tag
 program
   .command('diff <from> <to>')
   .description('documents and fields that differ between two refs (branches, tags, branch@time|lsn)')
-  .action((from: string, to: string) =>
+  .option('--stat', 'counts per collection, and per field path how many documents changed it')
+  .option('--summary', 'one line per collection')
+  .option('--limit <n>', 'most documents (with --stat, field paths) listed; 0: all', '50')
+  .action((from: string, to: string, o: { stat?: boolean; summary?: boolean; limit: string }) =>
     withServer(serverUri(), async (admin) => {
       const diff = await withProgress(`diffing ${from} and ${to}`, () => admin({ argonDiff: from, to }));
-      output(program.opts<GlobalOptions>().json, diff, () => {
-        for (const c of diff.collections as Record<string, any>[]) {
-          console.log(`${paint.bold(`${c.db}.${c.coll}`)}: ${paint.green(`+${c.added.length}`)} ${paint.red(`-${c.removed.length}`)} ${paint.yellow(`~${c.modified.length}`)}`);
-          for (const d of c.added) console.log(paint.green(`  + ${JSON.stringify(d.id)}`));
-          for (const d of c.removed) console.log(paint.red(`  - ${JSON.stringify(d.id)}`));
-          for (const d of c.modified) {
-            console.log(paint.yellow(`  ~ ${JSON.stringify(d.id)}`));
-            for (const f of d.fields ?? []) console.log(`      ${f.path}: ${paint.red(JSON.stringify(f.before))} → ${paint.green(JSON.stringify(f.after))}`);
-          }
-        }
-        if ((diff.collections as unknown[]).length === 0) console.log('No differences');
-      });
+      output(program.opts<GlobalOptions>().json, diff, () => printDiff(diff, from, to, { stat: o.stat, summary: o.summary, limit: Number(o.limit) }));
     }),
   );
 
@@ -240,7 +247,7 @@ program
   .option('--author <name>', 'who commits', process.env.USER ?? 'anonymous')
   .action((name: string | undefined, o: { message: string; author: string }) =>
     withServer(serverUri(), async (admin) => {
-      const { commit } = await admin({ argonCommit: name ?? 'main', message: o.message, author: o.author });
+      const { commit } = await admin({ argonCommit: name ?? current(), message: o.message, author: o.author });
       output(program.opts<GlobalOptions>().json, commit, () => console.log(`Committed ${commit.ref}: ${commit.message}`));
     }),
   );
@@ -270,23 +277,23 @@ program
   .option('--limit <n>', 'how many entries', '20')
   .option('--ns <db.collection>', 'only changes to this database or collection')
   .option('--id <json>', "only changes to the document with this _id (JSON, e.g. '\"a\"' or '{\"$oid\":\"…\"}'; needs --ns)")
-  .action((name: string | undefined, o: { limit: string; ns?: string; id?: string }) =>
+  .option('--before <lsn>', 'only entries older than this LSN: the next page after one ending at it')
+  .action((name: string | undefined, o: { limit: string; ns?: string; id?: string; before?: string }) =>
     withServer(serverUri(), async (admin) => {
-      const filter = { ...(o.ns ? { ns: o.ns } : {}), ...(o.id ? { id: o.id, idJson: true } : {}) };
-      const { entries, commits } = await admin({ argonLog: name ?? 'main', limit: Number(o.limit), ...filter });
-      const messages = new Map((commits as Record<string, any>[]).map((c) => [c.lsn, `${c.message} (${c.author})`]));
-      output(program.opts<GlobalOptions>().json, entries, () =>
-        printTable(
-          (entries as Record<string, any>[]).map((e) => ({
-            lsn: e.lsn,
-            time: e.time,
-            branch: e.branch,
-            who: e.who ?? '-',
-            commit: messages.get(e.lsn) ?? '',
-            changes: e.changes.map((c: any) => `${c.op} ${c.db}.${c.coll}${c.id === undefined ? '' : ` ${JSON.stringify(c.id)}`}`).join(', '),
-          })),
-        ),
-      );
+      const branchName = name ?? current();
+      const limit = Number(o.limit);
+      const filter = { ...(o.ns ? { ns: o.ns } : {}), ...(o.id ? { id: o.id, idJson: true } : {}), ...(o.before ? { beforeLsn: Number(o.before) } : {}) };
+      // One entry more than shown tells whether another page follows.
+      const reply = await admin({ argonLog: branchName, limit: limit + 1, ...filter });
+      const entries = (reply.entries as Record<string, any>[]).slice(0, limit);
+      const messages = new Map((reply.commits as Record<string, any>[]).map((c) => [c.lsn, `${c.message} (${c.author})`]));
+      output(program.opts<GlobalOptions>().json, entries, () => {
+        printTable(entries.map((e) => ({ lsn: e.lsn, time: e.time, branch: e.branch, who: e.who ?? '-', commit: messages.get(e.lsn) ?? '', changes: summariseChanges(e.changes) })));
+        if (reply.entries.length > limit) {
+          const next = ['npx', 'argon', 'log', branchName, '--limit', o.limit, ...(o.ns ? ['--ns', o.ns] : []), ...(o.id ? ['--id', o.id] : []), '--before', String(entries.at(-1)!.lsn)];
+          console.log(paint.dim(`more: ${next.map(shellQuote).join(' ')}`));
+        }
+      });
     }),
   );
 
@@ -308,7 +315,7 @@ program
   .description('documents, own bytes and logical size of a branch')
   .action((name: string | undefined) =>
     withStore((store, opts) => {
-      const stats = store.branchStats(name ?? 'main');
+      const stats = store.branchStats(name ?? current());
       output(opts.json, stats, () => printTable([{ ...stats }]));
     }),
   );
@@ -334,15 +341,18 @@ program
     }
     const tls = o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, required: o.tlsRequired } : undefined;
     const { ArgonServer } = await import('../server/server.js');
+    const { readyMessage, serverLogger } = await import('./logger.js'); // pino: loaded by serve only
     const opts = program.opts<GlobalOptions>();
     const range = o.branchPorts?.split('-').map(Number) as [number, number] | undefined;
     const server = await ArgonServer.start({ dataDir: resolve(opts.data), host: o.host, port: Number(o.port), branchPorts: range, httpPort: Number(o.httpPort),
       auth: o.auth,
+      logger: serverLogger(),
       autoSuspendMs: suspendAfter * 1000,
       admin: { user: process.env.ARGON_ADMIN_USER, password: process.env.ARGON_ADMIN_PASSWORD },
       tls,
     });
-    server.log.info({ data: resolve(opts.data), uri: await server.uri('main'), auth: o.auth }, 'Argon is ready');
+    const ready = readyMessage({ uri: await server.uri('main'), auth: o.auth, data: opts.data, dataDir: resolve(opts.data), credentialsFile: server.credentialsFile });
+    server.log.info(ready.fields, ready.msg);
     const stop = async (signal: string) => {
       server.log.info({ signal }, 'shutting down');
       await server.stop();
@@ -357,12 +367,28 @@ program
   .description("print a branch's connection string (starts its endpoint on the running server)")
   .action((branchName: string | undefined) =>
     withServer(serverUri(), async (admin) => {
-      const reply = await admin({ argonEndpoint: branchName ?? 'main' });
+      const reply = await admin({ argonEndpoint: branchName ?? current() });
       const url = new URL(serverUri());
       url.port = String(reply.port);
       console.log(url.toString());
     }),
   );
+
+program
+  .command('switch [branch]')
+  .description('set the branch commands use when none is given (kept in the data directory, like git\'s HEAD); without BRANCH, print it')
+  .action((name: string | undefined) => {
+    const json = program.opts<GlobalOptions>().json;
+    if (name === undefined) return output(json, { branch: current() }, () => console.log(current()));
+    return withServer(serverUri(), async (admin) => {
+      const { branches } = await admin({ argonBranchList: 1 });
+      if (!(branches as Record<string, unknown>[]).some((b) => b.name === name)) {
+        throw new ArgonError('BranchNotFound', `No branch named '${name}' (argon branch list shows them; argon branch create ${name} makes one)`);
+      }
+      setCurrentBranch(resolve(program.opts<GlobalOptions>().data), name);
+      output(json, { branch: name }, () => console.log(`Switched to branch '${name}'`));
+    });
+  });
 
 function parseTime(text: string): Date {
   const time = new Date(text);
@@ -371,11 +397,11 @@ function parseTime(text: string): Date {
 }
 
 registerSecurityCommands(program, serverUri);
-registerConflictCommands(program, serverUri);
+registerConflictCommands(program, serverUri, current);
 registerGateCommands(program, serverUri);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const e = err as Error & { codeName?: string };
-  console.error(`argon: ${e.codeName ? `${e.codeName}: ` : ''}${e.message}`);
+  const opts = program.opts<GlobalOptions>();
+  console.error(describeFailure(err, opts.server, resolve(opts.data)));
   process.exitCode = 1;
 });

@@ -48,22 +48,26 @@ function matches(c: Change, f: LogFilter): boolean {
   return f.id === undefined || (isDocumentChange(c) && compareBson(c.id, f.id) === 0);
 }
 
-/** Newest first, each entry keeping only the changes the filter selects. */
-function filteredLog(ctx: CommandContext, branch: string, f: LogFilter, fromLsn: number | undefined, limit: number): LogEntry[] {
+/**
+ * Newest first, each entry keeping only the changes the filter selects. `beforeLsn` pages back:
+ * only entries older than it (a page's last LSN gives the next page).
+ */
+function filteredLog(ctx: CommandContext, branch: string, f: LogFilter, fromLsn: number | undefined, limit: number, beforeLsn = Infinity): LogEntry[] {
   const all = [...ctx.store.log(branch, { fromLsn })];
   const out: LogEntry[] = [];
   for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
     const entry = all[i]!;
+    if (entry.lsn >= beforeLsn) continue;
     const changes = entry.changes.filter((c) => matches(c, f));
     if (changes.length > 0) out.push({ ...entry, changes });
   }
   return out;
 }
 
-/** `{argonLog: branch, fromLsn?, limit?, ns?, id?}`: the branch's change log, newest first, with its named commits. */
+/** `{argonLog: branch, fromLsn?, beforeLsn?, limit?, ns?, id?}`: the branch's change log, newest first, with its named commits. */
 export function argonLog(cmd: Document, ctx: CommandContext): Document {
   const branch = stringArg(cmd, 'argonLog');
-  const entries = filteredLog(ctx, branch, filterOf(cmd), numberArg(cmd, 'fromLsn'), numberArg(cmd, 'limit', 100)!);
+  const entries = filteredLog(ctx, branch, filterOf(cmd), numberArg(cmd, 'fromLsn'), numberArg(cmd, 'limit', 100)!, numberArg(cmd, 'beforeLsn'));
   return { entries, commits: ctx.store.commits(branch), ok: 1 };
 }
 

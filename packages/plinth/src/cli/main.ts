@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError } from './errors.js';
 import { registerPassCommands } from './pass-commands.js';
@@ -13,6 +14,8 @@ import { registerUserCommands } from './user-commands.js';
 const program = new Command()
   .name('plinth')
   .description('Plinth: S3-compatible object storage')
+  // From the package's package.json (this file runs as dist/src/cli/main.js), so it cannot drift.
+  .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
   .showHelpAfterError('(add --help for usage and examples)')
   .addHelpText(
     'after',

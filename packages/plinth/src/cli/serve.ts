@@ -39,7 +39,9 @@ export function registerServe(program: Command): void {
     .option('--prices <file>', 'JSON prices for the admin API\'s cost estimates (default: S3 Standard\'s; see README)', prices)
     .action(async (o: { data: string; host: string; port: number; metadata?: string; users?: string; region: string; domain?: string; prices?: Partial<Prices> }) => {
       const { PlinthServer } = await import('../server.js');
+      const { serverLogger } = await import('./logger.js'); // pino: loaded by serve only
       const server = await PlinthServer.start({
+        logger: serverLogger(),
         dataDir: resolve(o.data),
         host: o.host,
         port: o.port,
