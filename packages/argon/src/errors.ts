@@ -41,6 +41,8 @@ export const ErrorCodes = {
   ChangeStreamFatalError: 280,
   ChangeStreamHistoryLost: 286,
   MechanismUnavailable: 334,
+  // mongod: "Unable to lock the lock file … Another mongod instance is already running on the dbpath".
+  DBPathInUse: 98,
   DollarPrefixedFieldName: 52,
   // MongoDB's "location" codes, named as mongod names them in replies.
   Location13113: 13113,

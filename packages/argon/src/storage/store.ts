@@ -7,6 +7,7 @@ import { decodeChanges } from './changelog.js';
 import { compact, readableBranches, type CompactionReport } from './compaction.js';
 import { HeadCache } from './headcache.js';
 import { IdHighWater } from './highwater.js';
+import { lockDataDir } from './lock.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateBranchName } from './names.js';
 import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
@@ -82,6 +83,7 @@ export class Store {
     readonly path: string,
     private readonly t: Tables,
     options: StoreOptions,
+    private readonly unlock: () => void,
   ) {
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.now = options.now ?? Date.now;
@@ -92,8 +94,16 @@ export class Store {
 
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
     mkdirSync(path, { recursive: true });
-    const store = new Store(path, openTables(path), options);
-    await store.load();
+    // Before LMDB opens anything: a second process on the directory must fail touching nothing.
+    const unlock = lockDataDir(path);
+    let store: Store;
+    try {
+      store = new Store(path, openTables(path), options, unlock);
+      await store.load();
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     const interval = options.compactionIntervalMs ?? 60_000;
     if (interval > 0) {
       store.compactionTimer = setInterval(() => void store.compact().catch(() => undefined), interval);
@@ -127,12 +137,21 @@ export class Store {
     if (this.compactionTimer) clearInterval(this.compactionTimer);
     await this.compacting?.catch(() => undefined);
     await this.t.env.close();
+    this.unlock();
   }
 
   /** The LSN of the newest committed batch. */
   /** A named table beside the engine's, for server-wide records that are not versioned (users, audit). */
   serverTable<V, K extends Key>(name: string): Database<V, K> {
     return this.t.env.openDB<V, K>(name, {});
+  }
+
+  /**
+   * Resolves once everything committed so far is on disk. A server-table write's own promise
+   * resolves at commit, before the flush: await this too before acknowledging it.
+   */
+  async flushed(): Promise<void> {
+    await this.t.env.flushed;
   }
 
   get headLsn(): Lsn {
