@@ -1,5 +1,6 @@
 import { Long, type Document } from 'bson';
 import { ArgonError } from '../errors.js';
+import { cursorBatchEntrySize } from '../wire/cursor-reply.js';
 
 /** What getMore resumes: the rest of a result as stored BSON buffers, produced lazily. */
 export interface OpenCursor {
@@ -39,8 +40,11 @@ interface AwaitableEntry {
 
 /** MongoDB's default: idle cursors die after 10 minutes. */
 export const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
-/** Room left for the reply envelope when filling a batch up to the 16 MiB reply limit. */
-const BATCH_BYTE_LIMIT = 16 * 1024 * 1024 - 16 * 1024;
+/**
+ * Bytes of documents a batch may hold: mongod fills a batch up to 16 MiB and never beyond, so the
+ * whole reply (envelope included) stays within the 16 MiB + 16 KiB a reply may take.
+ */
+const BATCH_BYTE_LIMIT = 16 * 1024 * 1024;
 const DEFAULT_FIRST_BATCH = 101;
 
 export class CursorManager {
@@ -143,12 +147,13 @@ export class CursorManager {
       const next = cursor.pending ?? this.pull(cursor);
       cursor.pending = undefined;
       if (next === undefined) break;
-      if (batch.length > 0 && bytes + next.length > BATCH_BYTE_LIMIT) {
+      const size = cursorBatchEntrySize(batch.length, next.length);
+      if (batch.length > 0 && bytes + size > BATCH_BYTE_LIMIT) {
         cursor.pending = next;
         break;
       }
       batch.push(next);
-      bytes += next.length;
+      bytes += size;
     }
     return batch;
   }
