@@ -30,11 +30,17 @@ const SECRET_FIELDS = new Set(['pwd', 'password', 'payload', 'key', 'secret', 's
 /** Protocol fields that say nothing about the operation. */
 const NOISE_FIELDS = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'apiVersion']);
 
-/** Append-only, in the order operations finished; read newest first. */
+/**
+ * Append-only, in the order operations finished; read newest first. `flush` is the store's: an
+ * append resolves only once the record is on disk, so the command's reply waits for its record.
+ */
 export class AuditLog {
   private seq: number;
 
-  constructor(private readonly table: Database<AuditRecord, number>) {
+  constructor(
+    private readonly table: Database<AuditRecord, number>,
+    private readonly flush: () => Promise<void>,
+  ) {
     const last = [...table.getKeys({ reverse: true, limit: 1 })][0];
     this.seq = typeof last === 'number' ? last : 0;
   }
@@ -42,6 +48,7 @@ export class AuditLog {
   async append(entry: Omit<AuditRecord, 'seq' | 'args'> & { args: Record<string, unknown> }): Promise<void> {
     const seq = ++this.seq;
     await this.table.put(seq, { ...entry, seq, args: redact(entry.args) });
+    await this.flush();
   }
 
   query(q: AuditQuery = {}): AuditRecord[] {

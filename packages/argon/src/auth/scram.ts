@@ -1,4 +1,5 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
 import { ArgonError } from '../errors.js';
 
 /**
@@ -16,6 +17,11 @@ export interface ScramCredentials {
 
 /** mongod's default for SCRAM-SHA-256. */
 export const SCRAM_ITERATIONS = 15_000;
+/** Bytes of a user's random salt. */
+export const SALT_BYTES = 28;
+
+// PBKDF2 takes milliseconds: run it on libuv's thread pool, never on the event loop.
+const pbkdf2Async = promisify(pbkdf2);
 
 const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
@@ -35,13 +41,28 @@ export function saslPrep(password: string): string {
   return normalized;
 }
 
-export function deriveCredentials(password: string, iterations = SCRAM_ITERATIONS, salt = randomBytes(28)): ScramCredentials {
-  const salted = pbkdf2Sync(saslPrep(password), salt, iterations, 32, 'sha256');
+export async function deriveCredentials(password: string, iterations = SCRAM_ITERATIONS, salt = randomBytes(SALT_BYTES)): Promise<ScramCredentials> {
+  const salted = await pbkdf2Async(saslPrep(password), salt, iterations, 32, 'sha256');
   return {
     iterations,
     salt: salt.toString('base64'),
     storedKey: sha256(hmac(salted, 'Client Key')).toString('base64'),
     serverKey: hmac(salted, 'Server Key').toString('base64'),
+  };
+}
+
+/**
+ * What an unknown user is offered: a salt that stays the same for the same name (a fresh one each
+ * time would tell unknown users from real ones) and cannot be predicted without the server's
+ * secret, with a real user's length and iteration count. No PBKDF2: the keys are random, so the
+ * proof fails anyway, and attempts for made-up names cost the server nothing.
+ */
+export function unknownUserCredentials(serverSecret: Buffer, db: string, user: string): ScramCredentials {
+  return {
+    iterations: SCRAM_ITERATIONS,
+    salt: createHmac('sha256', serverSecret).update(`${db}.${user}`).digest().subarray(0, SALT_BYTES).toString('base64'),
+    storedKey: randomBytes(32).toString('base64'),
+    serverKey: randomBytes(32).toString('base64'),
   };
 }
 
@@ -73,8 +94,8 @@ export interface ScramStep {
 
 /**
  * One authentication conversation. `lookup` returns null for an unknown user: the conversation
- * then runs on made-up credentials and fails at the proof, so replies do not reveal which
- * user names exist.
+ * then runs on `unknown`'s made-up credentials and fails at the proof, so replies do not reveal
+ * which user names exist.
  */
 export class ScramConversation {
   readonly user: string;
@@ -86,7 +107,7 @@ export class ScramConversation {
   private readonly known: boolean;
   private serverSignature: string | null = null;
 
-  constructor(clientFirst: string, lookup: (user: string) => ScramCredentials | null) {
+  constructor(clientFirst: string, lookup: (user: string) => ScramCredentials | null, unknown: (user: string) => ScramCredentials) {
     const comma = clientFirst.indexOf(',', clientFirst.indexOf(',') + 1);
     if (!/^[ny],[^,]*,/.test(clientFirst) || comma < 0) throw protocolError('malformed client-first message');
     this.gs2Header = clientFirst.slice(0, comma + 1);
@@ -99,7 +120,7 @@ export class ScramConversation {
     this.user = unescapeName(name);
     const found = lookup(this.user);
     this.known = found !== null;
-    this.credentials = found ?? deriveCredentials(randomBytes(16).toString('hex'), SCRAM_ITERATIONS, randomBytes(28));
+    this.credentials = found ?? unknown(this.user);
     this.nonce = clientNonce + randomBytes(24).toString('base64');
     this.serverFirst = `r=${this.nonce},s=${this.credentials.salt},i=${this.credentials.iterations}`;
   }

@@ -25,7 +25,12 @@ export function saslStart(cmd: Document, ctx: CommandContext): Document {
   if (mechanism !== MECHANISM) {
     throw new ArgonError('MechanismUnavailable', `Received authentication for mechanism ${mechanism} which is not enabled`);
   }
-  const conversation = new ScramConversation(payloadText(cmd), (user) => ctx.server.auth.users.get(ctx.db, user)?.scram ?? null);
+  const auth = ctx.server.auth;
+  const conversation = new ScramConversation(
+    payloadText(cmd),
+    (user) => auth.users.get(ctx.db, user)?.scram ?? null,
+    (user) => auth.unknownUserScram(ctx.db, user),
+  );
   const conversationId = nextConversationId++;
   ctx.caller.conversations.clear();
   ctx.caller.conversations.set(conversationId, { conversation, db: ctx.db, skipEmptyExchange: cmd.options?.skipEmptyExchange === true });
