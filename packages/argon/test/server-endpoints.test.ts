@@ -63,3 +63,41 @@ test('REST hands out read-only time-travel endpoints for BRANCH@TIME', async () 
     await past.close();
   }
 });
+
+test('deleting a branch closes its endpoint and its time-travel endpoints: argonEndpoints no longer lists them and the ports refuse', async () => {
+  await main.db('t').collection<any>('seed').insertOne({ _id: 'seed' });
+  await main.db('admin').command({ argonBranchCreate: 'doomed' });
+  const port = (await main.db('admin').command({ argonEndpoint: 'doomed' })).port as number;
+  const lsn = (await main.db('admin').command({ serverStatus: 1 })).argon.headLsn;
+  const pastPort = (await main.db('admin').command({ argonEndpoint: `doomed@${lsn}` })).port as number;
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000 });
+  await client.db('t').collection('c').findOne({});
+  await main.db('admin').command({ argonBranchDelete: 'doomed' });
+  const refs = ((await main.db('admin').command({ argonEndpoints: 1 })).endpoints as { ref: string }[]).map((e) => e.ref);
+  assert.ok(!refs.some((r) => r.startsWith('doomed')), `still listed: ${refs}`);
+  await assert.rejects(client.db('t').collection('c').findOne({}));
+  await client.close();
+  for (const p of [port, pastPort]) {
+    const probe = new MongoClient(`mongodb://127.0.0.1:${p}/?directConnection=true`, { serverSelectionTimeoutMS: 500 });
+    await assert.rejects(probe.db('admin').command({ ping: 1 }), /ECONNREFUSED|Server selection timed out/);
+    await probe.close();
+  }
+});
+
+test('renaming a branch closes the endpoint of its old name; the new name gets its own', async () => {
+  await main.db('admin').command({ argonBranchCreate: 'old-name' });
+  await main.db('admin').command({ argonEndpoint: 'old-name' });
+  await main.db('admin').command({ argonBranchRename: 'old-name', to: 'new-name' });
+  const refs = ((await main.db('admin').command({ argonEndpoints: 1 })).endpoints as { ref: string }[]).map((e) => e.ref);
+  assert.ok(!refs.includes('old-name'));
+  const client = new MongoClient(await server.uri('new-name'));
+  assert.equal((await client.db('admin').command({ ping: 1 })).ok, 1);
+  await client.close();
+});
+
+test('a time before a branch existed is refused with SnapshotTooOld, not read as an empty LSN 0', async () => {
+  const before = new Date(Date.now() - 60 * 60_000).toISOString();
+  await assert.rejects(main.db('admin').command({ argonEndpoint: `main@${before}` }), (err: MongoServerError) => err.codeName === 'SnapshotTooOld' && /before the history of 'main' began/.test(err.message));
+  const tooOld = new Date(Date.now() - 30 * 24 * 60 * 60_000).toISOString();
+  await assert.rejects(main.db('admin').command({ argonEndpoint: `main@${tooOld}` }), (err: MongoServerError) => err.codeName === 'SnapshotTooOld');
+});

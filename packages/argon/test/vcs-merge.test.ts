@@ -207,15 +207,16 @@ test('dryRun computes the result and writes nothing', async () => {
   }
 });
 
-test('collection-level changes on the source are listed as skipped', async () => {
+test('an index created on the source is carried by a fast-forward merge (it was dropped before)', async () => {
   const { store, done } = await tempStore();
   try {
     await store.write('main', [ins(1)]);
     await store.createBranch('dev');
     await store.transact('dev', (tx) => tx.createIndex('app', 'users', { name: 'v_1', key: { v: 1 } }));
     const r = await mergeBranches(store, 'dev', 'main', { strategy: 'fail' });
-    assert.deepEqual(r.skippedObjects.map((o) => [o.op, o.name]), [['createIndex', 'v_1']]);
-    assert.equal(store.collection('main', 'app', 'users')!.indexes.length, 1);
+    assert.equal(r.status, 'merged');
+    assert.deepEqual(r.objects.map((o) => [o.op, o.name]), [['createIndex', 'v_1']]);
+    assert.deepEqual(store.collection('main', 'app', 'users')!.indexes.map((ix) => ix.name), ['_id_', 'v_1']);
   } finally {
     await done();
   }

@@ -54,12 +54,18 @@ export function argonBranchList(_cmd: Document, ctx: CommandContext): Document {
 }
 
 export async function argonBranchDelete(cmd: Document, ctx: CommandContext): Promise<Document> {
-  await ctx.store.deleteBranch(stringArg(cmd, 'argonBranchDelete'));
+  const name = stringArg(cmd, 'argonBranchDelete');
+  await ctx.store.deleteBranch(name);
+  await ctx.server.closeEndpoints(name);
   return { ok: 1 };
 }
 
 export async function argonBranchRename(cmd: Document, ctx: CommandContext): Promise<Document> {
-  return { branch: branchDoc(await ctx.store.renameBranch(stringArg(cmd, 'argonBranchRename'), stringArg(cmd, 'to'))), ok: 1 };
+  const from = stringArg(cmd, 'argonBranchRename');
+  const branch = await ctx.store.renameBranch(from, stringArg(cmd, 'to'));
+  // The old name's endpoint would serve a name that no longer exists: its clients reconnect by the new one.
+  await ctx.server.closeEndpoints(from);
+  return { branch: branchDoc(branch), ok: 1 };
 }
 
 /** `{argonDiff: fromRef, to: toRef}` (branches, tags or `branch@time|lsn`): documents and field-level changes between two branches. */

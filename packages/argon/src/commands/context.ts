@@ -37,6 +37,8 @@ export interface ServerInfo {
   /** Suspends or resumes a running endpoint. */
   setSuspended(ref: string, suspended: boolean): Document;
   endpoints(): Document[];
+  /** Closes the endpoints serving a branch (and its time-travel points): the branch is gone or renamed. */
+  closeEndpoints(branch: string): Promise<void>;
   connections(): number;
 }
 

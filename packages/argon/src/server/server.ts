@@ -100,6 +100,7 @@ export class ArgonServer {
       endpointFor: (branch) => this.endpointFor(branch),
       setSuspended: (ref, suspended) => ({ ...(suspended ? this.suspend(ref) : this.resume(ref)) }),
       endpoints: () => this.listEndpoints().map((e) => ({ ...e })),
+      closeEndpoints: (branch) => this.closeEndpoints(branch),
       connections: () => this.connections.size,
     };
     this.ttl = new TtlMonitor(store, this.log, options.ttlIntervalMs);
@@ -198,6 +199,17 @@ export class ArgonServer {
     const endpoint = this.endpoints.get(ref);
     if (!endpoint) throw new ArgonError('BranchNotFound', `No endpoint is running for '${ref}'`);
     return endpoint;
+  }
+
+  /** Closes the endpoints of `branch` and of its time-travel points: connections dropped, ports released. */
+  async closeEndpoints(branch: string): Promise<void> {
+    const closing = [...this.endpoints.values()].filter((e) => e.ref === branch || e.ref.startsWith(`${branch}@`));
+    for (const endpoint of closing) {
+      this.endpoints.delete(endpoint.ref);
+      for (const socket of endpoint.sockets) socket.destroy();
+      this.log.info({ ref: endpoint.ref, port: endpoint.port }, 'endpoint closed: its branch is gone');
+    }
+    await Promise.all(closing.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve()))));
   }
 
   private suspendIdle(idleMs: number): void {

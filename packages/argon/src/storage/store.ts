@@ -525,6 +525,11 @@ export class Store {
     return entry && toCollectionInfo(entry);
   }
 
+  /** One collection's whole catalog entry (indexes with their ids, validation options), or null. */
+  catalogEntry(point: ReadPoint | string, db: string, coll: string): CatalogEntry | null {
+    return this.openRead(point, db, coll).entry;
+  }
+
   listCollections(point: ReadPoint | string, db?: string): CollectionInfo[] {
     const view = this.view(point);
     return listCatalog(this.t.catalog, view, db).map(toCollectionInfo);
@@ -769,6 +774,7 @@ export class Store {
   /** Validates an as-of point on a branch: not in the future, not before its fork, not compacted. */
   private resolveLsn(record: BranchRecord, lsn: Lsn | undefined, time: Date | undefined): Lsn {
     if (lsn === undefined && time === undefined) return this.lsn;
+    if (time !== undefined) this.checkTime(record, time);
     const target = lsn ?? this.lsnAtTime(time!);
     if (!Number.isInteger(target) || target < 0) throw new ArgonError('BadValue', `Invalid LSN ${lsn}`);
     if (target > this.lsn) throw new ArgonError('BadValue', `LSN ${target} is in the future (head is ${this.lsn})`);
@@ -779,6 +785,17 @@ export class Store {
       throw new ArgonError('SnapshotTooOld', `LSN ${target} on '${record.name}' is older than the retention window and has been compacted`);
     }
     return target;
+  }
+
+  /** A time before a branch existed, or before the retention window, has no state to read: say so. */
+  private checkTime(record: BranchRecord, time: Date): void {
+    if (time.getTime() < record.created) {
+      throw new ArgonError('SnapshotTooOld', `${time.toISOString()} is before the history of '${record.name}' began (it was created at ${new Date(record.created).toISOString()})`);
+    }
+    const cutoff = this.now() - this.retentionMs;
+    if (time.getTime() < cutoff) {
+      throw new ArgonError('SnapshotTooOld', `${time.toISOString()} is before the retention window of '${record.name}' began (${new Date(cutoff).toISOString()}): that history has been compacted`);
+    }
   }
 
   private partialFilter(ix: IndexInfo): ((doc: Document) => boolean) | null {

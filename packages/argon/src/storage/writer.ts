@@ -101,6 +101,14 @@ export class WriteTx {
     return found ? decodeDoc(found.value) : null;
   }
 
+  /** Stored BSON of one document as this batch sees it (after its own writes), or null. */
+  getRaw(db: string, coll: string, id: unknown): Buffer | null {
+    const entry = this.collection(db, coll);
+    if (!entry) return null;
+    const found = getVisible(this.t.docs, docGroup(entry.nsId, encodeValue(id)), this.view);
+    return found && found.value[0] === LIVE ? found.value.subarray(1) : null;
+  }
+
   /** Stored BSON of every document of a collection as this batch sees it. */
   *scanRaw(db: string, coll: string): Generator<Buffer> {
     const entry = this.collection(db, coll);

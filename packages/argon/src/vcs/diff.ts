@@ -38,7 +38,7 @@ export interface CollectionDiff {
 export interface ObjectChange {
   /** `from`: only the `from` point has it; `to`: only the `to` point has it. */
   side: 'from' | 'to';
-  op: 'createCollection' | 'dropCollection' | 'createIndex' | 'dropIndex' | 'renameCollection';
+  op: 'createCollection' | 'dropCollection' | 'createIndex' | 'dropIndex' | 'renameCollection' | 'collMod';
   db: string;
   coll: string;
   /** Index name for index changes, new collection name for renames. */

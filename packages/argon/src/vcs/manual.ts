@@ -54,6 +54,8 @@ const TAKES: Record<MergeConflict['kind'], Take[]> = {
   delete: ['ours', 'theirs', 'base', 'keep', 'delete', 'value'],
   // `theirs` is what violates the index; `base` would need the same check again.
   unique: ['ours', 'delete', 'value'],
+  // A definition (index, validation options, the collection): one side or the other.
+  catalog: ['ours', 'theirs', 'base'],
 };
 
 /** The pending merge into `target`, or null. */

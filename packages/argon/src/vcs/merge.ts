@@ -18,9 +18,8 @@
  * target's merge gates (vcs/gates.ts) are checked on the merged state inside that batch, before it
  * commits; webhook gates are asked between a trial batch and the real one (see applyThreeWay).
  *
- * Out of scope (not handled here): collection-level merges (created/dropped/renamed collections
- * and indexes on the source are listed in `skippedObjects`, not applied; documents a dropped or
- * renamed collection lost are not logged one by one and are therefore not merged).
+ * Catalog changes (collections created, dropped, renamed; indexes; validation options) merge the
+ * same way, first, in the same batch: see catalog-merge.ts.
  */
 import { createHash } from 'node:crypto';
 import { serialize, type Document as BsonDocument } from 'bson';
@@ -28,7 +27,8 @@ import { ArgonError } from '../errors.js';
 import type { Store } from '../storage/store.js';
 import type { Document, LogEntry, ReadPoint } from '../storage/types.js';
 import type { WriteTx } from '../storage/writer.js';
-import { collectCandidates, DOC_OPS, type Candidate, type ObjectChange } from './diff.js';
+import { mergeCatalog, type CatalogConflict, type Names } from './catalog-merge.js';
+import { DOC_OPS, type ObjectChange } from './diff.js';
 import { batchCheck, branchGates, callWebhooks, gateFailure, webhookPayload, type BatchCheck, type GateReport, type WrittenDoc } from './gates.js';
 import { MISSING, decodeLossless, idKey, isPlainObject, nsOf, plainValue, sameRaw, sameSlot, valueBytes, type Slot } from './values.js';
 
@@ -90,7 +90,7 @@ export interface UniqueConflict {
   resolved?: Resolution;
 }
 
-export type MergeConflict = ValueConflict | UniqueConflict;
+export type MergeConflict = ValueConflict | UniqueConflict | CatalogConflict;
 
 export interface MergeResult {
   status: 'merged' | 'conflicts' | 'up-to-date';
@@ -102,15 +102,18 @@ export interface MergeResult {
   /** LSN of the merge batch on the target, when something was written. */
   lsn?: number;
   dryRun: boolean;
-  /** Collection-level changes on the source that this merge does not apply. */
-  skippedObjects: ObjectChange[];
+  /** Catalog changes written to the target (collections created, dropped, renamed; indexes; validation). */
+  objects: ObjectChange[];
   /** The target's merge gates, checked on the merged state; absent when it has none or nothing would change. */
   gates?: GateReport[];
 }
 
 interface Step {
   db: string;
+  /** The collection on the target. */
   coll: string;
+  /** Its name at the base (another if the source renamed it). */
+  baseColl: string;
   id: unknown;
   /** Lossless document to write, or null to delete. */
   doc: Document | null;
@@ -162,6 +165,8 @@ interface ThreeWayPlan {
   theirs: ReadPoint | string;
   /** Change-log entries naming the documents the incoming side changed since the base. */
   sourceChanges: LogEntry[];
+  /** The target's own change-log entries since the base (for catalog conflicts). */
+  targetChanges: LogEntry[];
   fastForward: boolean;
   /** What the operation is, for webhook gates (`event` and its own fields). */
   describe: BsonDocument;
@@ -183,6 +188,7 @@ export function mergeBranches(store: Store, source: string, target: string, opti
       base: previous ?? divergence.base,
       theirs,
       sourceChanges,
+      targetChanges: divergence.b,
       fastForward: divergence.b.length === 0 && sourceChanges.length > 0,
       describe: { event: 'merge', source, sourceLsn },
       onWrite: (tx, report) => tx.recordMerge(store.branchId(source), sourceLsn, Buffer.from(serialize(report))),
@@ -203,6 +209,7 @@ export function revertRange(store: Store, branch: string, range: { fromLsn: numb
       base: { branch, lsn: toLsn },
       theirs: { branch, lsn: range.fromLsn - 1 },
       sourceChanges: [...store.log(branch, { fromLsn: range.fromLsn, toLsn })],
+      targetChanges: [...store.log(branch, { fromLsn: toLsn + 1 })],
       fastForward: false,
       describe: { event: 'revert', fromLsn: range.fromLsn, toLsn },
     };
@@ -275,19 +282,7 @@ async function runBatch(
   let attempt: Attempt | undefined;
 
   const run = (tx: WriteTx): void => {
-    const { base, theirs, sourceChanges, fastForward, describe, onWrite } = makePlan();
-    const candidates = new Map<string, Candidate>();
-    collectCandidates(sourceChanges, candidates);
-    const skippedObjects: ObjectChange[] = [];
-    for (const entry of sourceChanges) {
-      for (const c of entry.changes) {
-        if (DOC_OPS.has(c.op)) continue;
-        const item: ObjectChange = { side: 'from', op: c.op as ObjectChange['op'], db: c.db, coll: c.coll, lsn: entry.lsn };
-        if (c.id !== undefined) item.name = String(c.id);
-        skippedObjects.push(item);
-      }
-    }
-
+    const { base, theirs, sourceChanges, targetChanges, fastForward, describe, onWrite } = makePlan();
     const conflicts: MergeConflict[] = [];
     const settle = (conflict: MergeConflict, b: Slot, o: Slot, t: Slot): Slot | undefined => {
       const settlement = resolver(conflict, b, o, t);
@@ -295,23 +290,36 @@ async function runBatch(
       conflicts.push(conflict);
       return settlement?.value;
     };
+    // The catalog first: the documents then go to the collections as the merge leaves them.
+    const catalog = mergeCatalog({ store, tx, base, theirs, sourceChanges, targetChanges, settle });
+    const candidates = new Map<string, { db: string; names: Names; id: unknown }>();
+    for (const entry of sourceChanges) {
+      for (const c of entry.changes) {
+        if (!DOC_OPS.has(c.op)) continue;
+        const names = catalog.names(c.db, c.coll, entry.lsn);
+        candidates.set(`${nsOf(c.db, names.theirs)}\0${idKey(c.id)}`, { db: c.db, names, id: c.id });
+      }
+    }
+
     const steps: Step[] = [];
     for (const key of [...candidates.keys()].sort()) {
-      const { db, coll, id } = candidates.get(key)!;
-      const baseRaw = store.getRaw(base, db, coll, id);
-      const theirsRaw = store.getRaw(theirs, db, coll, id);
+      const { db, names, id } = candidates.get(key)!;
+      const coll = names.ours;
+      const baseColl = names.base;
+      const baseRaw = store.getRaw(base, db, baseColl, id);
+      const theirsRaw = store.getRaw(theirs, db, names.theirs, id);
       if (sameRaw(baseRaw, theirsRaw)) continue; // changed and changed back on the source
-      const oursRaw = store.getRaw(target, db, coll, id);
+      const oursRaw = tx.getRaw(db, coll, id);
       if (sameRaw(oursRaw, theirsRaw)) continue; // the target already has it
       const theirsDoc = theirsRaw && decodeLossless(theirsRaw);
       if (sameRaw(baseRaw, oursRaw)) {
-        steps.push({ db, coll, id, doc: theirsDoc, oursExists: oursRaw !== null });
+        steps.push({ db, coll, baseColl, id, doc: theirsDoc, oursExists: oursRaw !== null });
         continue;
       }
       if (oursRaw === null || theirsRaw === null) {
         const [b, o, t] = [slot(baseRaw), slot(oursRaw), slot(theirsRaw)];
         const value = settle({ kind: 'delete', db, coll, id, path: '', base: plainValue(b), ours: plainValue(o), theirs: plainValue(t) }, b, o, t);
-        if (value !== undefined && !sameSlot(value, o)) steps.push({ db, coll, id, doc: value === MISSING ? null : (value as Document), oursExists: oursRaw !== null });
+        if (value !== undefined && !sameSlot(value, o)) steps.push({ db, coll, baseColl, id, doc: value === MISSING ? null : (value as Document), oursExists: oursRaw !== null });
         continue;
       }
       const oursDoc = decodeLossless(oursRaw);
@@ -319,7 +327,7 @@ async function runBatch(
         const value = settle({ kind: 'field', db, coll, id, path, base: plainValue(b), ours: plainValue(o), theirs: plainValue(t) }, b, o, t);
         return value === undefined ? o : value;
       });
-      if (!sameSlot(merged, oursDoc)) steps.push({ db, coll, id, doc: merged as Document, oursExists: true });
+      if (!sameSlot(merged, oursDoc)) steps.push({ db, coll, baseColl, id, doc: merged as Document, oursExists: true });
     }
 
     // Deletes first, then updates, then inserts: that order frees unique keys before they are reused.
@@ -354,8 +362,8 @@ async function runBatch(
           if (error.info.keyValue !== undefined) conflict.keyValue = error.info.keyValue;
           const seen = tried.get(step) ?? new Set([valueBytes(step.doc).toString('hex')]);
           tried.set(step, seen);
-          const ours = slot(store.getRaw(target, step.db, step.coll, step.id));
-          const value = settle(conflict, slot(store.getRaw(base, step.db, step.coll, step.id)), ours, step.doc!);
+          const ours = slot(tx.getRaw(step.db, step.coll, step.id));
+          const value = settle(conflict, slot(store.getRaw(base, step.db, step.baseColl, step.id)), ours, step.doc!);
           if (value === undefined || sameSlot(value, ours)) continue;
           const doc = value === MISSING ? null : (value as Document);
           const bytes = valueBytes(doc).toString('hex');
@@ -372,12 +380,12 @@ async function runBatch(
 
     const unresolved = conflicts.some((c) => c.resolved === undefined);
     const result: MergeResult = {
-      status: unresolved ? 'conflicts' : written.length > 0 || conflicts.length > 0 ? 'merged' : 'up-to-date',
+      status: unresolved ? 'conflicts' : written.length > 0 || conflicts.length > 0 || catalog.applied.length > 0 ? 'merged' : 'up-to-date',
       fastForward,
       applied,
       conflicts,
       dryRun,
-      skippedObjects,
+      objects: catalog.applied,
     };
     attempt = { result, awaitingApproval: false, digest: '', payload: {} };
     if (!unresolved && written.length > 0 && gating) {
@@ -388,8 +396,9 @@ async function runBatch(
       else attempt.awaitingApproval = gating.webhooks;
     }
     if (unresolved || dryRun || attempt.awaitingApproval || result.gates?.some((g) => !g.passed)) throw ROLLBACK;
-    if (written.length > 0) {
+    if (written.length > 0 || catalog.applied.length > 0) {
       const report: BsonDocument = { time: new Date(tx.time), strategy, applied, conflicts: conflicts.length };
+      if (catalog.applied.length > 0) report.objects = catalog.applied.map(({ op, db, coll, name }) => ({ op, db, coll, ...(name === undefined ? {} : { name }) }));
       if (result.gates) report.gates = result.gates;
       onWrite?.(tx, report);
     }
@@ -398,7 +407,8 @@ async function runBatch(
 
   try {
     const committed = await store.transact(target, run, { asMerge: true });
-    if (attempt!.result.applied.inserted + attempt!.result.applied.updated + attempt!.result.applied.deleted > 0) attempt!.result.lsn = committed.lsn;
+    const { applied, objects } = attempt!.result;
+    if (applied.inserted + applied.updated + applied.deleted + objects.length > 0) attempt!.result.lsn = committed.lsn;
   } catch (error) {
     if (error !== ROLLBACK) throw error;
   }
