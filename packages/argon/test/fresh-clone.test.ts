@@ -83,11 +83,11 @@ test('npm start serves main; npx argon connect prints a URI that signs in; mongo
     assert.match(uri, /^mongodb:\/\/admin:[^@]+@127\.0\.0\.1:/);
     const client = await MongoClient.connect(uri);
     try {
-      await client.db('tour').collection('hello').insertOne({ _id: 1 as any, hi: 'there' });
+      await client.db('tour').collection('notes').insertOne({ _id: 1 as any, hi: 'there' });
     } finally {
       await client.close();
     }
-    const found = await sh(`npx --no-install mongosh "${uri}" --quiet --eval 'db.getSiblingDB("tour").hello.countDocuments()'`, 60_000);
+    const found = await sh(`npx --no-install mongosh "${uri}" --quiet --eval 'db.getSiblingDB("tour").notes.countDocuments()'`, 60_000);
     assert.equal(found.trim(), '1');
   } finally {
     process.kill(-server.pid!, 'SIGINT');
