@@ -147,7 +147,7 @@ describe('argon serve', () => {
       assert.equal(ready.admin, 'admin');
       assert.equal(ready.credentialsFile, file);
       assert.match(ready.msg, /^Argon is ready on mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true with authentication: sign in as 'admin' \(password and API key in .*admin-credentials\.json\)/);
-      assert.match(ready.msg, /`npx argon --data \S+ --server '?mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true'? connect main` prints a URI that signs in: mongosh "\$\(npx argon .* connect main\)"$/);
+      assert.match(ready.msg, /`npx argon --data \S+ --server '?mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true'? connect main` prints a URI that signs in: npx mongosh "\$\(npx argon .* connect main\)"$/);
       assert.ok(!output().includes(saved.password), 'the password is not logged');
       assert.ok(!output().includes(saved.apiKey), 'the API key is not logged');
 
@@ -171,7 +171,7 @@ describe('argon serve', () => {
     const { ready, stop } = await serve(data, ['--no-auth']);
     try {
       assert.equal(ready.auth, false);
-      assert.match(ready.msg, /^Argon is ready \(no authentication\): mongosh "mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true"$/);
+      assert.match(ready.msg, /^Argon is ready \(no authentication\): npx mongosh "mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true"$/);
     } finally {
       await stop();
       rmSync(data, { recursive: true, force: true });

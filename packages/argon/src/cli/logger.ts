@@ -39,7 +39,7 @@ export interface ReadyInfo {
  */
 export function readyMessage(info: ReadyInfo): { fields: Record<string, unknown>; msg: string } {
   const fields: Record<string, unknown> = { data: info.dataDir, uri: info.uri, auth: info.auth };
-  if (!info.auth) return { fields, msg: `Argon is ready (no authentication): mongosh "${info.uri}"` };
+  if (!info.auth) return { fields, msg: `Argon is ready (no authentication): npx mongosh "${info.uri}"` };
   // The CLI finds this server and its credentials file by the same defaults; say so when they differ.
   const args = [...(info.data === '.argon' ? [] : ['--data', shellQuote(info.data)]), ...(info.uri === DEFAULT_SERVER ? [] : ['--server', shellQuote(info.uri)])];
   const connect = ['npx argon', ...args, 'connect main'].join(' ');
@@ -51,7 +51,7 @@ export function readyMessage(info: ReadyInfo): { fields: Record<string, unknown>
   const who = file
     ? `sign in as ${admin ? `'${admin}'` : 'its first admin'} (password and API key in ${file})`
     : `sign in as a user of the server${admin ? `, e.g. '${admin}'` : ''} (the CLI reads ARGON_USER and ARGON_PASSWORD)`;
-  return { fields, msg: `Argon is ready on ${info.uri} with authentication: ${who}; \`${connect}\` prints a URI that signs in: mongosh "$(${connect})"` };
+  return { fields, msg: `Argon is ready on ${info.uri} with authentication: ${who}; \`${connect}\` prints a URI that signs in: npx mongosh "$(${connect})"` };
 }
 
 /** Who the first admin is: from its credentials file (its user name only), or the name ARGON_ADMIN_USER gave it. */
