@@ -35,6 +35,7 @@ export const ErrorCodes = {
   NotImplemented: 238,
   CannotIndexParallelArrays: 171,
   WriteConflict: 112,
+  DocumentValidationFailure: 121,
   SnapshotTooOld: 239,
   CursorKilled: 237,
   InvalidResumeToken: 260,

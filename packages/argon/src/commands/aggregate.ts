@@ -70,7 +70,11 @@ export async function aggregate(cmd: Document, ctx: CommandContext): Promise<Com
     return cursorReply(ctx, `${ctx.db}.${coll ?? '$cmd.aggregate'}`, []);
   }
   if (result.merge) {
-    await ctx.store.transact(ctx.branch, (tx) => mergeInto(tx, result.merge!, result.docs));
+    const bypass = boolArg(cmd, 'bypassDocumentValidation', false);
+    await ctx.store.transact(ctx.branch, (tx) => {
+      tx.bypassDocumentValidation = bypass;
+      mergeInto(tx, result.merge!, result.docs);
+    });
     return cursorReply(ctx, `${ctx.db}.${coll ?? '$cmd.aggregate'}`, []);
   }
   return cursorReply(ctx, `${ctx.db}.${coll ?? '$cmd.aggregate'}`, result.docs, cursor?.batchSize as number | undefined);

@@ -15,6 +15,7 @@ import type { Change, LogEntry } from '../storage/types.js';
 import type { CommandContext } from './context.js';
 import type { AwaitableCursor, AwaitedBatch } from './cursors.js';
 import { decodeFaithful } from './documents.js';
+import { collectionOptions } from './namespaces.js';
 import { toNumber, typeName } from './values.js';
 
 // ---- resume tokens -------------------------------------------------------------------------
@@ -361,6 +362,7 @@ class ChangeStream implements AwaitableCursor {
       case 'createCollection':
       case 'createIndex':
       case 'dropIndex':
+      case 'collMod':
         if (this.options.expanded && this.watches(db, coll)) events.push([STEP_CHANGE, (id) => this.expandedEvent(entry, change, id)]);
         break;
       case 'dropCollection': {
@@ -444,6 +446,14 @@ class ChangeStream implements AwaitableCursor {
     const ns = { db: change.db, coll: change.coll };
     if (change.op === 'createCollection') {
       return { _id: id, operationType: 'create', ...this.times(entry), ns, operationDescription: { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } } };
+    }
+    if (change.op === 'collMod') {
+      // Argon's collMod changes only validation: the options after the batch, and before it.
+      const options = (lsn: number) => {
+        const info = this.store.collection({ branch: this.branch, lsn }, change.db, change.coll);
+        return info ? collectionOptions(info) : {};
+      };
+      return { _id: id, operationType: 'modify', ...this.times(entry), ns, operationDescription: options(entry.lsn), stateBeforeChange: { collectionOptions: options(entry.lsn - 1) } };
     }
     // An index's spec is in the catalog as of the batch that created it, or the one before a drop.
     const lsn = change.op === 'createIndex' ? entry.lsn : entry.lsn - 1;

@@ -40,6 +40,11 @@ function batchOf(cmd: Document, field: string): Document[] {
   return docs as Document[];
 }
 
+/** bypassDocumentValidation: the command's writes skip the collection's validator. */
+function bypassArg(cmd: Document): boolean {
+  return boolArg(cmd, 'bypassDocumentValidation', false);
+}
+
 function writeReply(n: number, errors: WriteError[], extra: Document = {}): Document {
   return errors.length > 0 ? { n, ...extra, writeErrors: errors, ok: 1 } : { n, ...extra, ok: 1 };
 }
@@ -54,9 +59,11 @@ export async function insert(cmd: Document, ctx: CommandContext): Promise<Docume
   docs.forEach((doc, index) => {
     if (!isDocument(doc)) throw new ArgonError('TypeMismatch', `BSON field 'insert.documents.${index}' is the wrong type '${typeName(doc)}', expected type 'object'`);
   });
+  const bypass = bypassArg(cmd);
   const errors: WriteError[] = [];
   let n = 0;
   await ctx.store.transact(ctx.branch, (tx) => {
+    tx.bypassDocumentValidation = bypass;
     docs.forEach((doc, index) => {
       if (ordered && errors.length > 0) return;
       try {
@@ -170,6 +177,7 @@ export async function update(cmd: Document, ctx: CommandContext): Promise<Docume
   const coll = stringArg(cmd, 'update');
   const statements = batchOf(cmd, 'updates');
   const ordered = boolArg(cmd, 'ordered', true);
+  const bypass = bypassArg(cmd);
   const errors: WriteError[] = [];
   const upserted: Document[] = [];
   let n = 0;
@@ -179,7 +187,10 @@ export async function update(cmd: Document, ctx: CommandContext): Promise<Docume
     try {
       const st = parseUpdate(statements[index]!);
       // One batch per statement: a statement is atomic, and later statements see earlier ones.
-      const { result } = await ctx.store.transact(ctx.branch, (tx) => runUpdate(tx, ctx, coll, st));
+      const { result } = await ctx.store.transact(ctx.branch, (tx) => {
+        tx.bypassDocumentValidation = bypass;
+        return runUpdate(tx, ctx, coll, st);
+      });
       n += result.n;
       nModified += result.modified;
       if (result.upsertedId !== undefined) upserted.push({ index, _id: result.upsertedId });
@@ -233,8 +244,10 @@ export async function findAndModify(cmd: Document, ctx: CommandContext): Promise
   if (!remove && u === undefined) throw new ArgonError('FailedToParse', 'Either an update or remove=true must be specified');
   if (remove && (upsert || returnNew)) throw new ArgonError('FailedToParse', 'Cannot specify both upsert=true and remove=true');
   const project = fields && Object.keys(fields).length > 0 ? compileProjection(plainNumbers(fields), plainNumbers(query)) : (d: Document) => d;
+  const bypass = bypassArg(cmd);
 
   const { result } = await ctx.store.transact(ctx.branch, (tx) => {
+    tx.bypassDocumentValidation = bypass;
     if (remove) {
       const [m] = findMatches(ctx, coll, query, { sort, limit: 1 });
       if (!m) return { lastErrorObject: { n: 0 }, value: null };

@@ -71,6 +71,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   argonTagList: { handler: argon.argonTagList, role: 'viewer', audit: true, adminOnly: true, help: 'list tags' },
   buildInfo: { handler: diag.buildInfo, role: 'none', help: 'server version and build details' },
   buildinfo: { handler: diag.buildInfo, role: 'none', help: 'alias of buildInfo' },
+  collMod: { handler: ns.collMod, role: 'developer', writes: true, help: "change a collection's validator, validationLevel or validationAction" },
   collStats: { handler: ns.collStats, role: 'viewer', help: 'statistics of one collection' },
   connectionStatus: { handler: diag.connectionStatus, role: 'none', help: 'who this connection is authenticated as' },
   count: { handler: crud.count, role: 'viewer', help: 'count documents matching a query' },

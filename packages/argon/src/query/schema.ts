@@ -2,6 +2,7 @@
  * `$jsonSchema` (MongoDB's draft-4 subset plus `bsonType`). Keywords that
  * constrain one JSON type (minimum, minLength, items, ...) pass other types.
  */
+import { ArgonError } from '../errors.js';
 import {
   badValue,
   bsonTypeName,
@@ -179,7 +180,7 @@ export function compileSchema(schema: Document): Test {
         break;
       default:
         if (IGNORED.has(kw)) break;
-        throw badValue(`Unknown $jsonSchema keyword: ${kw}`);
+        throw new ArgonError('FailedToParse', `Unknown $jsonSchema keyword: ${kw}`);
     }
   }
   if ('properties' in schema || 'patternProperties' in schema || 'additionalProperties' in schema) {
@@ -223,5 +224,65 @@ function compileProperties(schema: Document): Test {
       if (!covered && !additional(val)) return false;
     }
     return true;
+  };
+}
+
+/** Keywords reported together with the keyword they qualify. */
+const COMPANION_OF: Record<string, string> = { minimum: 'exclusiveMinimum', maximum: 'exclusiveMaximum', items: 'additionalItems' };
+const COMPANIONS = new Set(Object.values(COMPANION_OF));
+const PROPERTY_KEYWORDS = new Set(['properties', 'patternProperties', 'additionalProperties']);
+
+/**
+ * The rules of a schema a value breaks, shaped as mongod's errInfo `schemaRulesNotSatisfied`:
+ * each failing keyword as it was specified, the missing fields of `required`, and the failing
+ * properties with their own rules. Less detailed than mongod (no `reason`, no `consideredValue`),
+ * but every rule it names did fail. Throws on a malformed schema, as compileSchema does.
+ */
+export function compileSchemaReport(schema: Document): (v: unknown) => Document[] {
+  compileSchema(schema);
+  const rules: ((v: unknown) => Document[])[] = [];
+  for (const kw of Object.keys(schema)) {
+    if (COMPANIONS.has(kw) || IGNORED.has(kw) || PROPERTY_KEYWORDS.has(kw)) continue;
+    const specifiedAs: Document = { [kw]: schema[kw] };
+    const companion = COMPANION_OF[kw];
+    if (companion !== undefined && companion in schema) specifiedAs[companion] = schema[companion];
+    const test = compileSchema(specifiedAs);
+    rules.push((v) => {
+      if (test(v)) return [];
+      const rule: Document = { operatorName: kw, specifiedAs };
+      if (kw === 'required' && isPlainObject(v)) rule.missingProperties = (schema.required as string[]).filter((f) => v[f] === undefined);
+      return [rule];
+    });
+  }
+  if (Object.keys(schema).some((kw) => PROPERTY_KEYWORDS.has(kw))) rules.push(reportProperties(schema));
+  return (v) => rules.flatMap((rule) => rule(v));
+}
+
+/** The failures compileProperties would find, one rule per keyword that has any. */
+function reportProperties(schema: Document): (v: unknown) => Document[] {
+  // compileSchemaReport compiled the whole schema first: these are objects.
+  const props = Object.entries((schema.properties ?? {}) as Record<string, Document>).map(([name, sub]) => ({ name, test: compileSchema(sub), report: compileSchemaReport(sub) }));
+  const patterns = Object.entries((schema.patternProperties ?? {}) as Record<string, Document>).map(([pattern, sub]) => ({ pattern, re: new RegExp(pattern), test: compileSchema(sub), report: compileSchemaReport(sub) }));
+  const ap = schema.additionalProperties;
+  const additional: Test = ap === false ? () => false : isPlainObject(ap) ? compileSchema(ap) : () => true;
+  return (v) => {
+    if (!isPlainObject(v)) return [];
+    const out: Document[] = [];
+    const failedProps = props.filter((p) => v[p.name] !== undefined && !p.test(v[p.name])).map((p) => ({ propertyName: p.name, details: p.report(v[p.name]) }));
+    if (failedProps.length > 0) out.push({ operatorName: 'properties', propertiesNotSatisfied: failedProps });
+    const failedPatterns: Document[] = [];
+    const extra: string[] = [];
+    for (const k of Object.keys(v)) {
+      let covered = props.some((p) => p.name === k);
+      for (const p of patterns) {
+        if (!p.re.test(k)) continue;
+        covered = true;
+        if (!p.test(v[k])) failedPatterns.push({ propertyName: k, regexMatched: p.pattern, details: p.report(v[k]) });
+      }
+      if (!covered && !additional(v[k])) extra.push(k);
+    }
+    if (failedPatterns.length > 0) out.push({ operatorName: 'patternProperties', details: failedPatterns });
+    if (extra.length > 0) out.push({ operatorName: 'additionalProperties', specifiedAs: { additionalProperties: ap }, additionalProperties: extra });
+    return out;
   };
 }

@@ -6,6 +6,7 @@ import type { ServerInfo } from '../commands/context.js';
 import { ArgonError } from '../errors.js';
 import { plainNumbers } from '../commands/values.js';
 import { compileFilter } from '../query/filter.js';
+import { compileValidator } from '../query/validator.js';
 import { Store } from '../storage/store.js';
 import { Connection, type EndpointInfo } from './connection.js';
 import { TtlMonitor } from './ttl.js';
@@ -110,7 +111,12 @@ export class ArgonServer {
   static async start(options: ServerOptions): Promise<ArgonServer> {
     // Read the certificate files before the store opens: a bad path must not leave it open.
     const tls = options.tls ? loadTls(options.tls) : null;
-    const store = options.store ?? (await Store.open(options.dataDir, { compileFilter: (filter) => compileFilter(plainNumbers(filter)) }));
+    const store =
+      options.store ??
+      (await Store.open(options.dataDir, {
+        compileFilter: (filter) => compileFilter(plainNumbers(filter)),
+        compileValidator: (validator) => compileValidator(plainNumbers(validator)),
+      }));
     const server = new ArgonServer(store, options, tls);
     server.credentialsFile = await server.auth.bootstrap(options.dataDir, server.log, options.admin);
     await server.listen('main', { branch: 'main', readOnly: false }, options.port ?? 27017);

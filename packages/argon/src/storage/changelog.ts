@@ -16,6 +16,7 @@ const KIND_CODES: Record<ChangeKind, number> = {
   createIndex: 6,
   dropIndex: 7,
   renameCollection: 8,
+  collMod: 9,
 };
 const KINDS = Object.fromEntries(Object.entries(KIND_CODES).map(([k, v]) => [v, k])) as Record<number, ChangeKind>;
 

@@ -17,6 +17,7 @@ import type {
   CommitInfo,
   CollectionInfo,
   CommitResult,
+  CompiledValidator,
   Document,
   IdRange,
   IndexInfo,
@@ -66,6 +67,13 @@ export class Store {
   private readonly compileFilter?: (filter: Document) => (doc: Document) => boolean;
   /** Compiled partial-index filters by index id (an index's filter never changes). */
   private readonly partialFilters = new Map<number, (doc: Document) => boolean>();
+  private readonly compileValidator?: (validator: Document) => CompiledValidator;
+  /**
+   * Compiled validators by the catalog entry's validator object: entries are never mutated, and
+   * every copy of an entry (a rename, an index change) shares that object, so a validator is
+   * compiled once per catalog read, not once per write.
+   */
+  private readonly validators = new WeakMap<Document, CompiledValidator>();
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -90,6 +98,7 @@ export class Store {
     this.headCache = new HeadCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.highWater = new IdHighWater(t.docs);
     this.compileFilter = options.compileFilter;
+    this.compileValidator = options.compileValidator;
   }
 
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
@@ -231,7 +240,7 @@ export class Store {
     const time = Math.max(this.now(), this.lastTs);
     const counters = { ...this.counters };
     const view = new View(this.ceilings(record), HEAD);
-    const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater, (ix) => this.partialFilter(ix));
+    const tx = new WriteTx(this.t, record, view, lsn, time, counters, (db, coll) => this.headCatalog(record, db, coll), this.highWater, (ix) => this.partialFilter(ix), (v) => this.validator(v));
     tx.author = author;
     const result = fn(tx);
     if (!tx.finish()) return { result, lsn: this.lsn, time: this.lastTs };
@@ -808,6 +817,16 @@ export class Store {
     return predicate ?? null;
   }
 
+  private validator(validator: Document): CompiledValidator | null {
+    if (!this.compileValidator) return null;
+    let compiled = this.validators.get(validator);
+    if (!compiled) {
+      compiled = this.compileValidator(validator);
+      this.validators.set(validator, compiled);
+    }
+    return compiled;
+  }
+
   private isPinned(branchId: number, lsn: Lsn): boolean {
     const tags = this.pins();
     if (tags.some((t) => t.branchId === branchId && t.lsn === lsn)) return true;
@@ -863,7 +882,11 @@ export class Store {
 }
 
 function toCollectionInfo(e: CatalogEntry): CollectionInfo {
-  return { db: e.db, name: e.coll, indexes: [{ id: 0, name: '_id_', key: { _id: 1 } }, ...e.indexes] };
+  const info: CollectionInfo = { db: e.db, name: e.coll, indexes: [{ id: 0, name: '_id_', key: { _id: 1 } }, ...e.indexes] };
+  if (e.validator) info.validator = e.validator;
+  if (e.validationLevel) info.validationLevel = e.validationLevel;
+  if (e.validationAction) info.validationAction = e.validationAction;
+  return info;
 }
 
 /** Key bound for a prefix + encoded value: inclusive lower and exclusive upper start at the value's own keys. */

@@ -55,7 +55,7 @@ export interface IndexInfo extends IndexSpec {
   id: number;
 }
 
-export interface CollectionInfo {
+export interface CollectionInfo extends ValidationOptions {
   db: string;
   name: string;
   indexes: IndexInfo[];
@@ -71,13 +71,30 @@ export interface CommitResult {
   time: Date;
 }
 
-export type ChangeKind = 'insert' | 'update' | 'delete' | 'createCollection' | 'dropCollection' | 'createIndex' | 'dropIndex' | 'renameCollection';
+export type ChangeKind = 'insert' | 'update' | 'delete' | 'createCollection' | 'dropCollection' | 'createIndex' | 'dropIndex' | 'renameCollection' | 'collMod';
+
+export type ValidationLevel = 'off' | 'strict' | 'moderate';
+export type ValidationAction = 'error' | 'warn';
+
+/**
+ * A collection's document validation, as MongoDB's `create` and `collMod` take it. A field left
+ * out is unset (mongod then applies `strict` and `error`, and does not list the field).
+ */
+export interface ValidationOptions {
+  /** A query filter (`$jsonSchema` included) every written document must match. */
+  validator?: Document;
+  validationLevel?: ValidationLevel;
+  validationAction?: ValidationAction;
+}
+
+/** A compiled validator: null when the document passes, else mongod's `errInfo.details` of the failure. */
+export type CompiledValidator = (doc: Document) => Document | null;
 
 export interface Change {
   op: ChangeKind;
   db: string;
   coll: string;
-  /** Document id for document changes; index name for index changes; new name for renames. */
+  /** Document id for document changes; index name for index changes; new name for renames; none for collMod. */
   id?: unknown;
   /** On an `update`: the document was replaced whole (MongoDB reports a replace, not an update). */
   replacement?: boolean;
@@ -147,6 +164,11 @@ export interface StoreOptions {
    * MQL; the server passes the query layer's compiler in.
    */
   compileFilter?: (filter: Document) => (doc: Document) => boolean;
+  /**
+   * Compiles a collection validator, for the same reason. Without it collections cannot be given
+   * validators, and writes to collections that have one are not validated.
+   */
+  compileValidator?: (validator: Document) => CompiledValidator;
   /** Injectable clock for tests. */
   now?: () => number;
 }

@@ -7,7 +7,7 @@ import { indexKeys } from './indexkeys.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateCollectionName } from './names.js';
 import type { BranchRecord, Tables } from './tables.js';
-import type { Change, Document, IndexInfo, IndexSpec } from './types.js';
+import type { Change, CompiledValidator, Document, IndexInfo, IndexSpec, ValidationOptions } from './types.js';
 import { validateDocument, validateId } from './validate.js';
 import { getVisible, scanVisible, versionKey, type View } from './versioned.js';
 
@@ -70,6 +70,9 @@ export class WriteTx {
   /** Who makes this batch's writes (see author.ts); kept in the change log. */
   author?: string;
 
+  /** Writes of this batch skip collection validators (MongoDB's bypassDocumentValidation). */
+  bypassDocumentValidation = false;
+
   constructor(
     private readonly t: Tables,
     readonly branch: BranchRecord,
@@ -82,6 +85,8 @@ export class WriteTx {
     private readonly highWater: IdHighWater,
     /** The predicate of a partial index, or null for a full one. */
     private readonly partialFilter: (ix: IndexInfo) => ((doc: Document) => boolean) | null,
+    /** A collection validator compiled, or null when the store has no validator compiler. */
+    private readonly compileValidator: (validator: Document) => CompiledValidator | null = () => null,
   ) {}
 
   get catalogChanged(): boolean {
@@ -163,11 +168,26 @@ export class WriteTx {
     return true;
   }
 
-  createCollection(db: string, coll: string): boolean {
+  /** Creates an empty collection, with validation options if given; false if it exists. */
+  createCollection(db: string, coll: string, validation: ValidationOptions = {}): boolean {
     validateCollectionName(db, coll);
+    const options = this.checkValidationOptions(validation);
     if (this.collection(db, coll)) return false;
-    this.newCollection(db, coll);
+    this.newCollection(db, coll, options);
     return true;
+  }
+
+  /**
+   * Replaces a collection's validation options by `validation` whole: a field left out becomes
+   * unset, and an empty validator is no validator (as in mongod). Documents already stored are
+   * not checked. Throws NamespaceNotFound if the collection does not exist.
+   */
+  setValidation(db: string, coll: string, validation: ValidationOptions): void {
+    const entry = this.collection(db, coll);
+    if (!entry) throw new ArgonError('NamespaceNotFound', `ns does not exist: ${db}.${coll}`);
+    const { validator, validationLevel, validationAction, ...rest } = entry;
+    this.putCatalog(db, coll, { ...rest, ...this.checkValidationOptions(validation) });
+    this.changes.push({ op: 'collMod', db, coll });
   }
 
   /** `forDropDatabase` marks the drop as part of dropping the whole database (a change stream event of its own). */
@@ -258,8 +278,8 @@ export class WriteTx {
     return true;
   }
 
-  private newCollection(db: string, coll: string): CatalogEntry {
-    const entry: CatalogEntry = { db, coll, nsId: this.counters.nextNsId++, indexes: [] };
+  private newCollection(db: string, coll: string, validation: ValidationOptions = {}): CatalogEntry {
+    const entry: CatalogEntry = { db, coll, nsId: this.counters.nextNsId++, indexes: [], ...validation };
     this.putCatalog(db, coll, entry);
     this.changes.push({ op: 'createCollection', db, coll });
     return entry;
@@ -280,6 +300,7 @@ export class WriteTx {
     stored: Buffer | null,
     op: 'insert' | 'update' | 'replace' | 'delete',
   ): void {
+    if (doc) this.validate(entry, doc, old);
     const newKeys = entry.indexes.map((ix) => this.encodedKeys(doc, ix));
     const oldKeys = entry.indexes.map((ix) => this.encodedKeys(old, ix));
     entry.indexes.forEach((ix, i) => {
@@ -305,6 +326,42 @@ export class WriteTx {
     this.statsDelta.set(entry.nsId, delta);
     const id = (doc ?? old)!._id;
     this.changes.push(op === 'replace' ? { op: 'update', db: entry.db, coll: entry.coll, id, replacement: true } : { op, db: entry.db, coll: entry.coll, id });
+  }
+
+  /** The validation options as they will be stored: known values only, and no empty validator. */
+  private checkValidationOptions(validation: ValidationOptions): ValidationOptions {
+    const { validator, validationLevel, validationAction } = validation;
+    if (validationLevel !== undefined && !['off', 'strict', 'moderate'].includes(validationLevel)) {
+      throw new ArgonError('BadValue', `Enumeration value '${validationLevel}' for field 'validationLevel' is not a valid value.`);
+    }
+    if (validationAction !== undefined && !['error', 'warn'].includes(validationAction)) {
+      throw new ArgonError('BadValue', `Enumeration value '${validationAction}' for field 'validationAction' is not a valid value.`);
+    }
+    const options: ValidationOptions = {};
+    if (validator !== undefined && Object.keys(validator).length > 0) {
+      // Compiled now so that a bad validator is refused here rather than on the next write.
+      if (!this.compileValidator(validator)) throw new ArgonError('InvalidOptions', 'collection validators need a validator compiler (StoreOptions.compileValidator)');
+      options.validator = validator;
+    }
+    if (validationLevel !== undefined) options.validationLevel = validationLevel;
+    if (validationAction !== undefined) options.validationAction = validationAction;
+    return options;
+  }
+
+  /**
+   * Applies the collection's validator to a document about to be written (`old`: the version it
+   * replaces). Level `moderate` lets through updates of documents that already failed. Action
+   * `warn` writes anyway, so it is not even checked: mongod would log the failure, and the
+   * storage layer has no log.
+   */
+  private validate(entry: CatalogEntry, doc: Document, old: Document | null): void {
+    if (!entry.validator || entry.validationLevel === 'off' || entry.validationAction === 'warn' || this.bypassDocumentValidation) return;
+    const check = this.compileValidator(entry.validator);
+    if (!check) return;
+    const details = check(doc);
+    if (!details) return;
+    if (old && entry.validationLevel === 'moderate' && check(old)) return;
+    throw new ArgonError('DocumentValidationFailure', 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details } });
   }
 
   /** A document's encoded keys in one index (none for a document a partial index leaves out). */
