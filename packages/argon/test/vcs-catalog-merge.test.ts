@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { Store } from '../src/storage/store.js';
 import { diffRefs } from '../src/vcs/diff.js';
 import { mergeBranches, revertRange } from '../src/vcs/merge.js';
+import { compileValidator } from '../src/query/validator.js';
 import { tempStore } from './helpers.js';
 
 const ins = (id: unknown, extra: Record<string, unknown> = {}, coll = 'users') => ({ op: 'insert' as const, db: 'app', coll, doc: { _id: id, ...extra } });
@@ -153,6 +154,28 @@ test('revert of an index creation drops the index', async () => {
     assert.equal(r.status, 'merged');
     assert.deepEqual(indexNames(store, 'main'), []);
     assert.equal(docs(store, 'main').length, 2);
+  } finally {
+    await done();
+  }
+});
+
+test('validation options set on the source reach the target; set differently on both sides they conflict', async () => {
+  const { store, done } = await tempStore({ compileValidator });
+  try {
+    await store.write('main', [ins(1, { age: 30 }), ins(1, {}, 'orders')]);
+    await store.createBranch('dev');
+    const adult = { $jsonSchema: { required: ['age'], properties: { age: { bsonType: 'int', minimum: 18 } } } };
+    await store.transact('dev', (tx) => tx.setValidation('app', 'users', { validator: adult, validationLevel: 'strict', validationAction: 'error' }));
+    await store.transact('dev', (tx) => tx.setValidation('app', 'orders', { validator: { total: { $gte: 0 } } }));
+    await store.transact('main', (tx) => tx.setValidation('app', 'orders', { validator: { total: { $lt: 100 } } }));
+    assert.ok(diffRefs(store, 'main', 'dev').objects.some((o) => o.op === 'collMod' && o.coll === 'users'));
+    const r = await mergeBranches(store, 'dev', 'main', { strategy: 'ours' });
+    assert.equal(r.status, 'merged');
+    assert.deepEqual(r.conflicts.map((c) => [c.kind, c.coll, c.path, c.resolved]), [['catalog', 'orders', 'validation', 'ours']]);
+    assert.deepEqual(store.catalogEntry('main', 'app', 'users')!.validationLevel, 'strict');
+    // The merged validator is enforced on the target.
+    await assert.rejects(store.write('main', [ins(2, { age: 3 })]), /Document failed validation/);
+    assert.deepEqual(JSON.parse(JSON.stringify(store.catalogEntry('main', 'app', 'orders')!.validator)), { total: { $lt: 100 } });
   } finally {
     await done();
   }

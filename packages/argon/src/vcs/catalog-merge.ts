@@ -16,7 +16,7 @@ import type { Document } from 'bson';
 import { ArgonError } from '../errors.js';
 import type { CatalogEntry } from '../storage/catalog.js';
 import type { Store } from '../storage/store.js';
-import type { IndexSpec, LogEntry, ReadPoint } from '../storage/types.js';
+import type { IndexSpec, LogEntry, ReadPoint, ValidationOptions } from '../storage/types.js';
 import type { WriteTx } from '../storage/writer.js';
 import { DOC_OPS, type ObjectChange } from './diff.js';
 import { MISSING, sameSlot, type Slot } from './values.js';
@@ -85,10 +85,8 @@ interface Rename {
 /** The definition of a collection, without internal ids: what two sides can agree on. */
 interface Definition {
   indexes: Record<string, Document>;
-  validation: Document;
+  validation: ValidationOptions;
 }
-
-type ValidationOptions = Pick<CatalogEntry, never> & { validator?: Document; validationLevel?: string; validationAction?: string };
 
 function indexSpecDoc(ix: IndexSpec): Document {
   const spec: Document = { key: ix.key };
@@ -99,12 +97,11 @@ function indexSpecDoc(ix: IndexSpec): Document {
   return spec;
 }
 
-function validationOf(entry: CatalogEntry): Document {
-  const v = entry as CatalogEntry & ValidationOptions;
-  const out: Document = {};
-  if (v.validator !== undefined) out.validator = v.validator;
-  if (v.validationLevel !== undefined) out.validationLevel = v.validationLevel;
-  if (v.validationAction !== undefined) out.validationAction = v.validationAction;
+function validationOf(entry: CatalogEntry): ValidationOptions {
+  const out: ValidationOptions = {};
+  if (entry.validator !== undefined) out.validator = entry.validator;
+  if (entry.validationLevel !== undefined) out.validationLevel = entry.validationLevel;
+  if (entry.validationAction !== undefined) out.validationAction = entry.validationAction;
   return out;
 }
 
@@ -253,14 +250,6 @@ function mergeDefinition(
   if (sameSlot(vo, vt) || sameSlot(vb, vt)) return;
   const value = sameSlot(vb, vo) ? vt : conflict('validation', vb, vo, vt).value;
   if (value === undefined || value === MISSING || sameSlot(value, vo)) return;
-  setValidation(tx, db, coll, value as Document);
+  tx.setValidation(db, coll, value as ValidationOptions);
   record('collMod', db, coll);
-}
-
-function setValidation(tx: WriteTx, db: string, coll: string, options: Document): void {
-  void tx;
-  void db;
-  void coll;
-  void options;
-  throw new ArgonError('NotImplemented', 'merging validation options waits for collection validators');
 }
