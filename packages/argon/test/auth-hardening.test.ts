@@ -134,9 +134,9 @@ test('SCRAM: unknown-user attempts do not stall the event loop', async (t) => {
     const maxMs = delay.max / 1e6;
     t.diagnostic(`event loop max delay ${maxMs.toFixed(1)} ms, ping ${pingMs.toFixed(1)} ms; one PBKDF2 ${pbkdf2Ms.toFixed(1)} ms`);
     // A synchronous PBKDF2 per attempt blocks the loop for all 40 in a row; without PBKDF2 on
-    // this path nothing takes long. The budget is half of those 40 derivations on this machine
-    // (with a floor against scheduling noise where PBKDF2 is very fast).
-    const budget = Math.max((40 * pbkdf2Ms) / 2, 40);
+    // this path nothing takes long. The budget is three quarters of those 40 derivations on this
+    // machine (with a floor against scheduling noise on a busy CI machine where PBKDF2 is fast).
+    const budget = Math.max((40 * pbkdf2Ms * 3) / 4, 60);
     assert.ok(maxMs < budget, `the event loop stalled for ${maxMs.toFixed(1)} ms (budget ${budget.toFixed(1)} ms)`);
     assert.ok(pingMs < budget, `a ping took ${pingMs.toFixed(1)} ms (budget ${budget.toFixed(1)} ms)`);
   } finally {
