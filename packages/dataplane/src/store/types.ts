@@ -20,7 +20,10 @@ export interface DataStore {
   deletePipeline(name: string): Promise<boolean>;
 
   // ---- runs and task attempts ----
-  /** Creates a run and its first task attempts in one transaction. */
+  /**
+   * Creates a run and its first task attempts in one transaction, keeping their initial states as
+   * the first transitions (the run's at `created`, each attempt's at `queued`, else `created`).
+   */
   createRun(run: Run, tasks: TaskAttempt[]): Promise<void>;
   getRun(id: string): Promise<Run | null>;
   /** Newest first. */
@@ -42,10 +45,13 @@ export interface DataStore {
   /**
    * Takes the oldest queued attempt of one of `groups` (in `environment`) for `workerId`: sets it
    * running on that worker in the same transaction, so two workers never take the same attempt.
+   * Sets `started` to the claim time and keeps the 'running' transition. An attempt's group is its
+   * task's group in the run's pipeline version ('default' when that version was never saved).
    */
   claimTask(workerId: string, environment: string, groups: string[]): Promise<TaskAttempt | null>;
 
   // ---- logs ----
+  /** One transaction per batch; a line already stored (same run, task, attempt, seq) is skipped. */
   appendLogs(lines: LogLine[]): Promise<void>;
   /** Lines of a run (optionally one task), in order; `afterSeq` pages within one task attempt. */
   logs(runId: string, options?: { taskId?: string; attempt?: number; afterSeq?: number; limit?: number }): Promise<LogLine[]>;
