@@ -98,7 +98,12 @@ export class SqliteMetadataStore extends SqlMetadataStore {
     }
     // SQLite reads `$1` as a parameter named "1": better-sqlite3 binds it from the key 1.
     const params = Object.fromEntries(values.map((value, i) => [i + 1, value]));
-    if (statement.reader) return statement.all(params);
+    if (statement.reader) {
+      const rows = statement.all(params);
+      // `readonly`, not `reader`: an INSERT/DELETE … RETURNING returns rows and writes.
+      if (!statement.readonly) this.written++;
+      return rows;
+    }
     statement.run(params);
     this.written++;
     return [];
