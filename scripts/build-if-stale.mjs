@@ -20,7 +20,9 @@ function newest(dir, keep) {
   return latest;
 }
 
-for (const name of readdirSync(join(root, 'packages'))) {
+// Shared code first: the other packages compile against its output.
+const names = readdirSync(join(root, 'packages')).sort((a, b) => Number(b === 'common') - Number(a === 'common'));
+for (const name of names) {
   const pkg = join(root, 'packages', name);
   const tsconfig = join(pkg, 'tsconfig.json');
   if (!existsSync(tsconfig)) continue;

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
-import { lockDataDir } from './lock.js';
+import { lockDataDir } from '@argon/common';
 import { Engine } from './runs/engine.js';
 import type { EngineLog } from './runs/log.js';
 import { openStore } from './store/open.js';
@@ -41,7 +41,7 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', im
 export async function startServer(options: ServerOptions): Promise<DataplaneServer> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const release = lockDataDir(dataDir);
+  const release = lockDataDir(dataDir, 'dataplane.lock');
   const cleanup: (() => Promise<void>)[] = [async () => release()];
   const undo = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});

@@ -7,7 +7,7 @@ import { decodeChanges } from './changelog.js';
 import { compact, readableBranches, type CompactionReport } from './compaction.js';
 import { HeadCache } from './headcache.js';
 import { IdHighWater } from './highwater.js';
-import { lockDataDir } from './lock.js';
+import { lockStoreDir } from './lock.js';
 import { encodeCompound, encodeValue, prefixSuccessor } from './keys.js';
 import { validateBranchName } from './names.js';
 import { openTables, type BranchRecord, type Tables, type TagRecord } from './tables.js';
@@ -104,7 +104,7 @@ export class Store {
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
     mkdirSync(path, { recursive: true });
     // Before LMDB opens anything: a second process on the directory must fail touching nothing.
-    const unlock = lockDataDir(path);
+    const unlock = lockStoreDir(path);
     let store: Store;
     try {
       store = new Store(path, openTables(path), options, unlock);

@@ -3,27 +3,19 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * One `dataplane serve` per data directory: the engine keeps runs, worker slots and the dispatch
- * queue in memory, so two servers on one store would dispatch the same tasks twice. The server
- * holds `dataplane.lock` (owner pid, host, start time) while it runs; a lock whose process is gone
- * (kill -9, a crash) is stale and taken over, the start time telling a reused pid apart.
- *
- * Adapted from packages/argon/src/storage/lock.ts (same algorithm, own error type and file name):
- * Argon does not export it, and importing @argon/argon would load LMDB. A shared package would
- * serve both (and Plinth).
+ * One process per data directory: a server that keeps state in memory (Argon's LSN counter,
+ * Dataplane's dispatch queue) must not share its directory with a second one. The holder keeps a
+ * lock file (its pid, host and start time) while it runs. Node has no flock(), so liveness is
+ * checked instead: a lock whose process is gone (killed, crashed) is stale and taken over; the
+ * start time tells a reused pid apart.
  */
-export const LOCK_FILE = 'dataplane.lock';
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   host: string;
   /** The process's start time in clock ticks since boot (/proc/PID/stat field 22), if known. */
   startTicks: number | null;
   since: string;
-}
-
-export class DataDirInUseError extends Error {
-  readonly code = 'DataDirInUse';
 }
 
 function startTicks(pid: number): number | null {
@@ -57,21 +49,25 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
-function inUse(dir: string, owner: LockOwner): DataDirInUseError {
-  const who = owner.host === hostname() ? `process ${owner.pid}` : `process ${owner.pid} on ${owner.host}`;
-  return new DataDirInUseError(
-    `the data directory ${dir} is in use by ${who} (since ${owner.since}); stop it first or choose another --data directory ` +
-      `(if you are sure no process uses it, delete ${join(dir, LOCK_FILE)})`,
-  );
+/** The directory is held by a live process; the message says which and what to do. */
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly lockPath: string,
+    readonly owner: LockOwner,
+  ) {
+    const who = owner.host === hostname() ? `process ${owner.pid}` : `process ${owner.pid} on ${owner.host}`;
+    super(`the data directory ${dir} is in use by ${who} (since ${owner.since}); stop it first or choose another --data directory (if you are sure no process uses it, delete ${lockPath})`);
+  }
 }
 
 /**
- * Takes the data directory's lock or throws DataDirInUseError, touching nothing. Returns the
- * function that releases it. The lock file appears whole or not at all (written aside, then
- * hard-linked: link() fails if the name exists, so of two racing processes exactly one wins).
+ * Takes the data directory's lock (`dir/lockFile`) or throws DataDirInUseError, touching nothing.
+ * Returns the function that releases it. The lock file appears whole or not at all (written aside, then hard-linked:
+ * link() fails if the name exists, so of two racing processes exactly one wins).
  */
-export function lockDataDir(dir: string): () => void {
-  const path = join(dir, LOCK_FILE);
+export function lockDataDir(dir: string, lockFile: string): () => void {
+  const path = join(dir, lockFile);
   const mine: LockOwner = { pid: process.pid, host: hostname(), startTicks: startTicks(process.pid), since: new Date().toISOString() };
   const draft = `${path}.${process.pid}`;
   writeFileSync(draft, JSON.stringify(mine));
@@ -86,7 +82,7 @@ export function lockDataDir(dir: string): () => void {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 3) throw err;
       }
       const owner = readOwner(path);
-      if (owner && alive(owner)) throw inUse(dir, owner);
+      if (owner && alive(owner)) throw new DataDirInUseError(dir, path, owner);
       takeOverStale(path, owner);
     }
   } finally {

@@ -1,0 +1,1 @@
+export { DataDirInUseError, lockDataDir, type LockOwner } from './datadir-lock.js';
