@@ -2,17 +2,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/runs/engine.js';
 import { openStore } from '../src/store/open.js';
 import type { DataStore } from '../src/store/types.js';
 import type { Run } from '../src/types.js';
-
-/** The forked worker's entry: the real one once it is built, else the test stand-in. */
-export const WORKER_MAIN = (() => {
-  const real = fileURLToPath(new URL('../src/workers/main.js', import.meta.url));
-  return existsSync(real) ? real : fileURLToPath(new URL('./runs-worker.js', import.meta.url));
-})();
 
 export interface TestEngine {
   engine: Engine;
@@ -38,7 +31,7 @@ export async function startEngine(options: { workers?: number; slots?: number; e
   const env = options.env ?? sqliteEnv();
   const store = await openStore({ dataDir: env.dataDir, database: env.url });
   const engine = new Engine();
-  await engine.start({ store, dataDir: env.dataDir, workers: options.workers ?? 1, slots: options.slots ?? 4, workerMain: WORKER_MAIN, heartbeatTimeoutMs: options.heartbeatTimeoutMs });
+  await engine.start({ store, dataDir: env.dataDir, workers: options.workers ?? 1, slots: options.slots ?? 4, heartbeatTimeoutMs: options.heartbeatTimeoutMs });
   const scratch = mkdtempSync(join(tmpdir(), 'dataplane-scratch-'));
   return {
     engine,

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Engine } from '../runs/engine.js';
 import { registerAuthentication } from './authenticate.js';
 import { registerErrorHandling } from './errors.js';
@@ -21,7 +21,12 @@ export const DEFAULT_BODY_LIMIT = 1 << 20;
 
 /** The HTTP API (REST, metrics, WebSockets) over an engine; `listen` is the caller's. */
 export async function buildApi(engine: Engine, options: ApiOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A line per request would drown the engine's own lines (runs, workers); errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   for (const type of ['text/yaml', 'application/yaml', 'application/x-yaml']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => done(null, body));
   }

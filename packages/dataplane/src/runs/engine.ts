@@ -27,8 +27,6 @@ export interface EngineOptions {
   secrets?: SecretSource;
   /** A worker silent this long is lost and its attempts run elsewhere. */
   heartbeatTimeoutMs?: number;
-  /** The local worker's entry (tests may point elsewhere); default dist/src/workers/main.js. */
-  workerMain?: string;
 }
 
 export interface StartRunOptions {
@@ -73,7 +71,7 @@ export class Engine {
     this.logWriter = new LogWriter(this.store, (err) => this.log.error({ err }, 'log write failed'));
     this.link = new WorkerLink({ pool: this.pool, scheduler: this.scheduler, store: this.store, events: this.events, logs: this.logWriter, log: this.log, timeoutMs: options.heartbeatTimeoutMs ?? 5000 });
     this.state = 'started';
-    const local: LocalWorkerOptions = { count: options.workers ?? 2, slots: options.slots ?? 4, main: options.workerMain, dataDir: options.dataDir, log: this.log };
+    const local: LocalWorkerOptions = { count: options.workers ?? 2, slots: options.slots ?? 4, dataDir: options.dataDir, log: this.log };
     // Workers of a previous server that died still finish killing their tasks: wait, so nothing runs twice.
     await LocalWorkers.awaitOrphans(this.store, this.log);
     const recovered = await recoverRuns(this.store, this.scheduler, onError);

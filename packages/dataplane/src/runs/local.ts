@@ -1,24 +1,19 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { DataStore } from '../store/types.js';
+import { forkWorker } from '../workers/local.js';
 import type { ServerMessage, WorkerMessage } from '../workers/protocol.js';
 import type { EngineLog } from './log.js';
 import type { WorkerChannel } from './pool.js';
-import { ipcChannel } from './ipc.js';
 
 export interface LocalWorkerOptions {
   count: number;
   slots: number;
   dataDir: string;
   log: EngineLog;
-  main?: string;
 }
-
-const DEFAULT_MAIN = fileURLToPath(new URL('../workers/main.js', import.meta.url));
 /** How long a stopping worker gets to kill its tasks and exit before it is killed. */
 const STOP_GRACE_MS = 5000;
 
@@ -43,24 +38,9 @@ export class LocalWorkers {
 
   private spawn(index: number): Promise<void> {
     const id = `local-${index}`;
-    const child = fork(this.options.main ?? DEFAULT_MAIN, [], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: {
-        ...process.env,
-        DATAPLANE_WORKER_ID: id,
-        DATAPLANE_WORKER_GROUP: 'default',
-        DATAPLANE_WORKER_ENVIRONMENT: 'development',
-        DATAPLANE_WORKER_SLOTS: String(this.options.slots),
-        DATAPLANE_WORK_DIR: join(this.options.dataDir, 'work'),
-      },
-    });
+    const { child, channel } = forkWorker({ workerId: id, group: 'default', environment: 'development', slots: this.options.slots, workRoot: join(this.options.dataDir, 'work') });
     this.children.set(index, child);
-    // A worker's own output (not its tasks': those come as log messages) goes to the server's log.
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => this.options.log.info({ worker: id }, line));
-    }
     child.once('exit', (code, signal) => this.exited(index, id, code, signal));
-    const channel = ipcChannel(child);
     const hello = new Promise<void>((resolve) => {
       channel.onMessage((m: WorkerMessage) => m.type === 'hello' && resolve());
       child.once('exit', () => resolve());
@@ -107,7 +87,7 @@ function stopChild(child: ChildProcess): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    if (child.connected) child.send({ type: 'stop' } satisfies ServerMessage);
+    if (child.connected) child.send({ type: 'stop' } satisfies ServerMessage, () => {});
     else child.kill('SIGTERM');
   });
 }
