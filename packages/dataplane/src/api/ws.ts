@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Engine } from '../runs/engine.js';
 import type { ServerMessage, WorkerMessage } from '../workers/protocol.js';
 import type { LogLine, Run, TaskAttempt } from '../types.js';
-import { socketChannel } from './ws-channel.js';
+import { wsChannel } from '../workers/channels.js';
 import type { RunEvent } from './types.js';
 
 /**
@@ -22,7 +22,7 @@ export function registerWebSockets(app: FastifyInstance, engine: Engine): void {
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
-      if (path === '/ws/worker') engine.attachWorker(socketChannel<WorkerMessage, ServerMessage>(ws));
+      if (path === '/ws/worker') engine.attachWorker(wsChannel<WorkerMessage, ServerMessage>(ws));
       else followClient(ws, engine);
     });
   });

@@ -40,7 +40,8 @@ registerWorkerCommands(program);
 
 function fail(err: unknown): void {
   if (err instanceof DataplaneApiError) {
-    console.error(`${paint.red('error')}: ${err.message} ${paint.dim(`(${err.code})`)}`);
+    const [first, ...rest] = err.message.split('\n');
+    console.error(`${paint.red('error')}: ${first} ${paint.dim(`(${err.code})`)}${rest.map((l) => `\n${l}`).join('')}`);
     const issues = err.details.issues as { path: string; message: string }[] | undefined;
     if (issues && !err.message.includes(issues[0]?.message ?? '\0')) for (const i of issues) console.error(`  ${i.path || '(file)'}: ${i.message}`);
     if (typeof err.details.hint === 'string') console.error(`${paint.dim('hint')}: ${err.details.hint}`);

@@ -191,8 +191,11 @@ export class Scheduler {
 
   /** An attempt ended on its worker. Stale reports (cancelled, lost, superseded) only free the slot. */
   done(worker: WorkerHandle, ref: AttemptRef, outcome: TaskOutcome, at: Date): void {
-    const a = this.current(worker, ref);
     worker.running.delete(attemptKey(ref.runId, ref.taskId, ref.attempt));
+    // Stopping: workers cancel what they run. That is not the task's failure: the attempt stays
+    // running in the store, and the next start retries it.
+    if (this.stopping) return;
+    const a = this.current(worker, ref);
     if (a) {
       const ctx = this.active.get(ref.runId)!;
       Object.assign(a, { ended: at, exitCode: outcome.exitCode, error: outcome.error, output: outcome.output ?? null });
