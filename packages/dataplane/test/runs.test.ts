@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { sqlBackends, stopTestPostgres } from '@argon/testing';
 import type { Run, TaskAttempt } from '../src/types.js';
+import { channelPair } from '../src/workers/channels.js';
+import type { ServerMessage, WorkerMessage } from '../src/workers/protocol.js';
+import { runWorker } from '../src/workers/worker.js';
 import { alive, block, readLines, runToEnd, startEngine, until, type TestEngine } from './runs-helpers.js';
 
 after(stopTestPostgres);
@@ -36,7 +39,7 @@ function marks(path: string): Record<string, { start: number; end: number }> {
 for (const backend of sqlBackends('dataplane')) {
   describe(`engine (${backend.name})`, () => {
     let t: TestEngine | undefined;
-    const start = async (options: { workers?: number; slots?: number } = {}) => (t = await startEngine({ ...options, env: await backend.open() }));
+    const start = async (options: { workers?: number; slots?: number; heartbeatTimeoutMs?: number } = {}) => (t = await startEngine({ ...options, env: await backend.open() }));
     afterEach(async () => {
       await t?.close();
       t = undefined;
@@ -294,6 +297,30 @@ tasks:
       assert.deepEqual(attempts.map((a) => a.state), ['retrying', 'succeeded']);
       assert.match(attempts[0]!.error!, /interrupted: worker .* disconnected/);
       assert.notEqual(attempts[1]!.workerId, victim.id);
+    });
+
+    it('declares a silent worker lost after the heartbeat timeout and retries its attempt elsewhere', async () => {
+      const e = await start({ workers: 0, heartbeatTimeoutMs: 1500 });
+      // A worker that says hello, takes its assignment and then says nothing more (a hung machine).
+      const [server, silent] = channelPair<WorkerMessage, ServerMessage>();
+      e.engine.attachWorker(server);
+      silent.send({ type: 'hello', workerId: 'silent', group: 'default', environment: 'development', slots: 1, host: 'nowhere', pid: 1 });
+      await until(() => e.engine.listWorkers().length === 1, 5000, 'hello');
+      await e.engine.applyPipeline('name: hang\ntasks:\n  t: {run: bash, code: "echo ok"}\n');
+      const run = await e.engine.startRun('hang');
+      await until(async () => (await e.engine.getRun(run.id)).tasks[0]!.workerId === 'silent', 5000, 'the assignment');
+      // A real worker (in this process; its tasks are real processes) to take the retry.
+      const [server2, real] = channelPair<WorkerMessage, ServerMessage>();
+      e.engine.attachWorker(server2);
+      const stopped = runWorker(real, { workerId: 'real', group: 'default', environment: 'development', slots: 1, workRoot: join(e.scratch, 'work') });
+      const done = await e.engine.waitForRun(run.id, 10_000);
+      assert.equal(done.state, 'succeeded');
+      const { attempts } = await e.engine.getRun(run.id);
+      assert.deepEqual(attempts.map((a) => [a.state, a.workerId]), [['retrying', 'silent'], ['succeeded', 'real']]);
+      assert.match(attempts[0]!.error!, /missed heartbeats/);
+      assert.equal(e.engine.listWorkers().find((w) => w.id === 'silent')!.state, 'lost');
+      real.close();
+      await stopped;
     });
   });
 }

@@ -24,7 +24,10 @@ export async function watchRun(c: DataplaneClient, runId: string, options: Watch
   return new Promise((resolve, reject) => {
     let live = false;
     let stop: (() => void) | null = null;
+    // Running tasks' durations move on between events.
+    const ticker = view ? setInterval(() => view.draw(tasks), 1000) : null;
     const finish = (run: Wire<Run>) => {
+      if (ticker) clearInterval(ticker);
       stop?.();
       view?.draw(tasks, run);
       resolve(run);
