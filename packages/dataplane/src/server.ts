@@ -53,7 +53,9 @@ export async function startServer(options: ServerOptions): Promise<DataplaneServ
     cleanup.push(() => engine.stop());
     await engine.start({ store, dataDir, workers: options.workers, slots: options.slots, log: options.logger });
     const app = await buildApi(engine, { logger: options.logger, bodyLimit: options.bodyLimit, version: VERSION });
-    cleanup.push(() => app.close());
+    // Closed after the engine stopped (undo runs backwards): remote workers' sockets closing must
+    // find the engine stopping, or their running attempts would be retried elsewhere meanwhile.
+    cleanup.splice(cleanup.length - 1, 0, () => app.close());
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 9001 });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;

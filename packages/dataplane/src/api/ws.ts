@@ -26,7 +26,8 @@ export function registerWebSockets(app: FastifyInstance, engine: Engine): void {
       else followClient(ws, engine);
     });
   });
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: the HTTP server's close waits for every socket, upgraded ones included.
+  app.addHook('preClose', async () => {
     for (const ws of wss.clients) ws.terminate();
     wss.close();
   });
