@@ -1,13 +1,14 @@
 /**
  * SQLite commits are made durable by an fsync of the WAL that each write awaits (synchronous=NORMAL
- * plus our own fsync, see meta/sqlite.ts). A statement that writes AND returns rows (INSERT …
- * RETURNING) must wait for it too: createBucket answered before its row was on disk.
+ * plus our own fsync, see sql/wal-sync.ts in @argon/common). A statement that writes AND returns
+ * rows (INSERT … RETURNING) must wait for it too: createBucket answered before its row was on disk.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { openMetadata } from '../src/meta/open.js';
 import { bucket } from './helpers/meta-fixtures.js';
 
@@ -15,15 +16,17 @@ test('SQLite: a write that returns rows (createBucket, INSERT … RETURNING) res
   const dir = mkdtempSync(join(tmpdir(), 'plinth-durable-'));
   const store = await openMetadata(undefined, dir);
   try {
-    const wal = (store as any).wal as { datasync: () => Promise<void> };
-    let syncs = 0;
-    const real = wal.datasync.bind(wal);
-    wal.datasync = () => {
-      syncs++;
-      return real();
-    };
-    assert.equal(await store.createBucket(bucket('durable')), true);
-    assert.ok(syncs >= 1, 'createBucket resolved without an fsync of the WAL');
+    // The WAL's handle is the connection's own: count fdatasync on every file handle instead.
+    const probe = await open(new URL(import.meta.url), 'r');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const spy = mock.method(proto, 'datasync');
+    try {
+      assert.equal(await store.createBucket(bucket('durable')), true);
+      assert.ok(spy.mock.callCount() >= 1, 'createBucket resolved without an fsync of the WAL');
+    } finally {
+      spy.mock.restore();
+    }
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
+import { migrate, placeholders, query, SqlStore, type Connection, type Steps } from '@argon/common/sql';
 import type { LogLine, PipelineSpec, PipelineVersion, Run, RunState, TaskAttempt, TaskState, Transition, WorkerInfo } from '../types.js';
 import type { Dialect } from './dialect.js';
 import { jsonValue, toAttempt, toLogLine, toPipeline, toRun, toTransition, toWorker, type LogRow, type PipelineRow, type RunRow, type TaskRow, type TransitionRow, type WorkerRow } from './rows.js';
 import { migrations } from './schema.js';
-import { placeholders, query, script, type Steps } from './sql.js';
 import type { DataStore } from './types.js';
 
 /** The worker group of a task whose run names no saved pipeline version (see putAttempt). */
@@ -26,39 +26,34 @@ const RUN_COLUMNS: [keyof Omit<Run, 'id'>, string][] = [
  * they run in. A backend supplies the connection (run, transaction) and the bulk log insert,
  * which only PostgreSQL can do in one statement (arrays).
  */
-export abstract class SqlDataStore implements DataStore {
+export abstract class SqlDataStore<C extends Connection = Connection> extends SqlStore<Dialect, C> implements DataStore {
   abstract readonly backend: 'sqlite' | 'postgres';
 
-  constructor(protected readonly d: Dialect) {}
-
-  abstract init(): Promise<void>;
-  abstract close(): Promise<void>;
-  /** Runs the steps outside a transaction; resolves once their writes are durable. */
-  protected abstract run<T>(steps: Steps<T>): Promise<T>;
-  /** Runs the steps in one transaction, rolled back when they throw; resolves once it is durable. */
-  protected abstract transaction<T>(steps: Steps<T>): Promise<T>;
   /** Inserts log lines, skipping any already there (a batch sent again). */
   protected abstract insertLogs(lines: LogLine[]): Steps<void>;
 
-  private readonly time = (date: Date | null | undefined) => (date == null ? null : this.d.time(date));
+  private readonly time = (date: Date | null | undefined) => (date == null ? null : this.dialect.time(date));
 
   /** Brings the schema to the latest version; refuses a database a newer Dataplane migrated. */
-  protected *migrate(): Steps<void> {
-    const steps = migrations(this.d);
-    yield* this.lock('dataplane_schema');
-    yield* query(`CREATE TABLE IF NOT EXISTS schema_migrations (version ${this.d.types.int} PRIMARY KEY, applied ${this.d.types.time} NOT NULL)`);
-    const [row] = yield* query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
-    const from = row?.version ?? 0;
-    if (from > steps.length) throw new Error(`database schema version ${from} is newer than this Dataplane supports (${steps.length}): upgrade Dataplane`);
-    for (const [index, step] of steps.entries()) {
-      if (index < from) continue;
-      yield* script(step);
-      yield* query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [index + 1, this.d.time(new Date())]);
-    }
-  }
-
-  private *lock(name: string): Steps<void> {
-    if (this.d.lock !== undefined) yield* query(this.d.lock, [name]);
+  protected migrate(): Steps<void> {
+    const d = this.dialect;
+    return migrate(d, {
+      what: 'database',
+      product: 'Dataplane',
+      lock: 'dataplane_schema',
+      steps: migrations(d),
+      // A row per step applied, with when.
+      history: {
+        create: `CREATE TABLE IF NOT EXISTS schema_migrations (version ${d.types.int} PRIMARY KEY, applied ${d.types.time} NOT NULL)`,
+        *version() {
+          const [row] = yield* query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+          return row?.version ?? 0;
+        },
+        *applied(version) {
+          yield* query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [version, d.time(new Date())]);
+        },
+      },
+    });
   }
 
   // ---- pipelines ----
@@ -71,11 +66,11 @@ export abstract class SqlDataStore implements DataStore {
     // Two applies of one pipeline at once would both pick the same next version.
     yield* this.lock(`pipeline:${name}`);
     const [latest] = yield* query<PipelineRow>('SELECT * FROM pipelines WHERE name = $1 ORDER BY version DESC LIMIT 1', [name]);
-    if (latest !== undefined && latest.deleted === null && latest.source === source) return { version: toPipeline(this.d, latest), created: false };
+    if (latest !== undefined && latest.deleted === null && latest.source === source) return { version: toPipeline(this.dialect, latest), created: false };
     // Versions go on after a delete, so a version number never names two specs.
     const version: PipelineVersion = { name, version: (latest?.version ?? 0) + 1, spec, source, created: new Date(), createdBy };
     yield* query('INSERT INTO pipelines (name, version, spec, source, created, created_by) VALUES ($1, $2, $3, $4, $5, $6)', [
-      name, version.version, JSON.stringify(spec), source, this.d.time(version.created), createdBy,
+      name, version.version, JSON.stringify(spec), source, this.dialect.time(version.created), createdBy,
     ]);
     for (const task of spec.tasks) {
       yield* query('INSERT INTO pipeline_tasks (pipeline, version, task_id, task_group) VALUES ($1, $2, $3, $4)', [name, version.version, task.id, task.group]);
@@ -87,7 +82,7 @@ export abstract class SqlDataStore implements DataStore {
     const values: unknown[] = [name];
     const which = version === undefined ? '' : ` AND version = $${values.push(version)}`;
     const rows = await this.run(query<PipelineRow>(`SELECT * FROM pipelines WHERE name = $1 AND deleted IS NULL${which} ORDER BY version DESC LIMIT 1`, values));
-    return rows[0] === undefined ? null : toPipeline(this.d, rows[0]);
+    return rows[0] === undefined ? null : toPipeline(this.dialect, rows[0]);
   }
 
   async listPipelines(): Promise<PipelineVersion[]> {
@@ -98,11 +93,11 @@ export abstract class SqlDataStore implements DataStore {
          ORDER BY name`,
       ),
     );
-    return rows.map((row) => toPipeline(this.d, row));
+    return rows.map((row) => toPipeline(this.dialect, row));
   }
 
   async deletePipeline(name: string): Promise<boolean> {
-    const rows = await this.run(query('UPDATE pipelines SET deleted = $2 WHERE name = $1 AND deleted IS NULL RETURNING version', [name, this.d.time(new Date())]));
+    const rows = await this.run(query('UPDATE pipelines SET deleted = $2 WHERE name = $1 AND deleted IS NULL RETURNING version', [name, this.dialect.time(new Date())]));
     return rows.length > 0;
   }
 
@@ -117,7 +112,7 @@ export abstract class SqlDataStore implements DataStore {
     yield* query(
       `INSERT INTO pipeline_runs (id, pipeline, version, environment, params, state, attempt, created, started, ended, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [run.id, run.pipeline, run.version, run.environment, JSON.stringify(run.params), run.state, run.attempt, this.d.time(run.created), this.time(run.started), this.time(run.ended), run.createdBy],
+      [run.id, run.pipeline, run.version, run.environment, JSON.stringify(run.params), run.state, run.attempt, this.dialect.time(run.created), this.time(run.started), this.time(run.ended), run.createdBy],
     );
     yield* this.addTransition(run.id, null, null, { state: run.state, at: run.created });
     for (const attempt of tasks) yield* this.putAttempt(attempt, { state: attempt.state, at: attempt.queued ?? run.created });
@@ -125,7 +120,7 @@ export abstract class SqlDataStore implements DataStore {
 
   async getRun(id: string): Promise<Run | null> {
     const [row] = await this.run(query<RunRow>('SELECT * FROM pipeline_runs WHERE id = $1', [id]));
-    return row === undefined ? null : toRun(this.d, row);
+    return row === undefined ? null : toRun(this.dialect, row);
   }
 
   async listRuns(filter: { pipeline?: string; states?: RunState[]; limit?: number; before?: Date }): Promise<Run[]> {
@@ -136,16 +131,16 @@ export abstract class SqlDataStore implements DataStore {
       if (filter.states.length === 0) return [];
       where.push(`state IN (${placeholders(values, filter.states)})`);
     }
-    if (filter.before !== undefined) where.push(`created < $${values.push(this.d.time(filter.before))}`);
+    if (filter.before !== undefined) where.push(`created < $${values.push(this.dialect.time(filter.before))}`);
     const limit = filter.limit === undefined ? '' : ` LIMIT $${values.push(filter.limit)}`;
     const sql = `SELECT * FROM pipeline_runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created DESC, id DESC${limit}`;
-    return (await this.run(query<RunRow>(sql, values))).map((row) => toRun(this.d, row));
+    return (await this.run(query<RunRow>(sql, values))).map((row) => toRun(this.dialect, row));
   }
 
   async activeRuns(): Promise<Run[]> {
     // Spelled as the partial index pipeline_runs_active is, so SQLite uses it.
     const rows = await this.run(query<RunRow>(`SELECT * FROM pipeline_runs WHERE state IN ('queued', 'running') ORDER BY created, id`));
-    return rows.map((row) => toRun(this.d, row));
+    return rows.map((row) => toRun(this.dialect, row));
   }
 
   updateRun(id: string, patch: Partial<Omit<Run, 'id'>>, transition?: Transition<RunState>): Promise<void> {
@@ -164,12 +159,12 @@ export abstract class SqlDataStore implements DataStore {
 
   private runValue(field: keyof Omit<Run, 'id'>, value: unknown): unknown {
     if (field === 'params') return JSON.stringify(value);
-    return value instanceof Date ? this.d.time(value) : value;
+    return value instanceof Date ? this.dialect.time(value) : value;
   }
 
   async taskAttempts(runId: string): Promise<TaskAttempt[]> {
     const rows = await this.run(query<TaskRow>('SELECT * FROM tasks WHERE run_id = $1 ORDER BY task_id, attempt', [runId]));
-    return rows.map((row) => toAttempt(this.d, row));
+    return rows.map((row) => toAttempt(this.dialect, row));
   }
 
   putTaskAttempt(attempt: TaskAttempt, transition?: Transition<TaskState>): Promise<void> {
@@ -207,7 +202,7 @@ export abstract class SqlDataStore implements DataStore {
 
   private *addTransition(runId: string, taskId: string | null, attempt: number | null, t: Transition<string>): Steps<void> {
     yield* query('INSERT INTO transitions (run_id, task_id, attempt, state, at, reason) VALUES ($1, $2, $3, $4, $5, $6)', [
-      runId, taskId, attempt, t.state, this.d.time(t.at), t.reason ?? null,
+      runId, taskId, attempt, t.state, this.dialect.time(t.at), t.reason ?? null,
     ]);
   }
 
@@ -234,17 +229,17 @@ export abstract class SqlDataStore implements DataStore {
     const [picked] = yield* query<{ run_id: string; task_id: string; attempt: number }>(
       `SELECT run_id, task_id, attempt FROM tasks
        WHERE state = 'queued' AND environment = $1 AND task_group IN (${placeholders(values, groups)})
-       ORDER BY queued, run_id, task_id, attempt LIMIT 1${this.d.skipLocked}`,
+       ORDER BY queued, run_id, task_id, attempt LIMIT 1${this.dialect.skipLocked}`,
       values,
     );
     if (picked === undefined) return null;
     const now = new Date();
     const [row] = yield* query<TaskRow>(
       `UPDATE tasks SET state = 'running', worker_id = $4, started = $5 WHERE run_id = $1 AND task_id = $2 AND attempt = $3 RETURNING *`,
-      [picked.run_id, picked.task_id, picked.attempt, workerId, this.d.time(now)],
+      [picked.run_id, picked.task_id, picked.attempt, workerId, this.dialect.time(now)],
     );
     yield* this.addTransition(picked.run_id, picked.task_id, picked.attempt, { state: 'running', at: now, reason: `claimed by worker ${workerId}` });
-    return toAttempt(this.d, row!);
+    return toAttempt(this.dialect, row!);
   }
 
   // ---- logs ----
@@ -275,7 +270,7 @@ export abstract class SqlDataStore implements DataStore {
            worker_group = excluded.worker_group, environment = excluded.environment, host = excluded.host, pid = excluded.pid,
            slots = excluded.slots, running = excluded.running, state = excluded.state, last_seen = excluded.last_seen,
            cpu = excluded.cpu, memory_bytes = excluded.memory_bytes, load = excluded.load`,
-        [w.id, w.group, w.environment, w.host, w.pid, w.slots, w.running, w.state, this.d.time(w.lastSeen), w.cpu, w.memoryBytes, w.load],
+        [w.id, w.group, w.environment, w.host, w.pid, w.slots, w.running, w.state, this.dialect.time(w.lastSeen), w.cpu, w.memoryBytes, w.load],
       ),
     );
   }

@@ -1,20 +1,14 @@
+import { POSTGRES as BASE_POSTGRES, SQLITE as BASE_SQLITE, type Dialect as BaseDialect } from '@argon/common/sql';
+
 /**
- * What SQLite and PostgreSQL spell differently. The schema (schema.ts) and the statements both
- * stores run (sql-store.ts) are written once with these hooks; everything else is the same text.
- * Parameters are `$1, $2…` in both: pg binds them by position, better-sqlite3 by name.
+ * What SQLite and PostgreSQL spell differently for Plinth's schema (schema.ts) and statements
+ * (sql-store.ts), on top of what every store needs (@argon/common/sql).
  */
-export interface Dialect {
-  readonly types: {
-    text: string;
+export interface Dialect extends BaseDialect {
+  readonly types: BaseDialect['types'] & {
     /** Bucket names, keys and version ids: compared byte by byte, which for UTF-8 is S3's key order. */
     key: string;
-    int: string;
-    bigint: string;
     bool: string;
-    time: string;
-    json: string;
-    /** An auto-numbered primary key. */
-    rowId: string;
   };
   /** Boolean literals. */
   readonly true: string;
@@ -27,61 +21,42 @@ export interface Dialect {
   isFalse(column: string): string;
   /** A text column in ORDER BY, ordered by its bytes whatever the database's locale. */
   bytewise(column: string): string;
-  /**
-   * Takes a lock on `$1` (a name) until the transaction ends; undefined where a write transaction
-   * already excludes every other writer.
-   */
-  readonly lock?: string;
   /** Ends a SELECT whose rows the transaction is about to replace, so concurrent ones wait. */
   readonly forUpdate: string;
-  /** Parameter values for time and boolean columns. */
-  time(date: Date): Date | number;
+  /** A parameter value for a boolean column. */
   bool(value: boolean): boolean | number;
   isForeignKeyViolation(err: unknown): boolean;
 }
 
 const errorCode = (err: unknown): unknown => (err as { code?: unknown } | null)?.code;
 
-/**
- * SQLite: TEXT compares with the BINARY collation (the stored UTF-8 bytes), times are
- * milliseconds since the epoch, booleans 0/1 and JSON is TEXT. Transactions are IMMEDIATE.
- */
+/** SQLite: TEXT compares with the BINARY collation (the stored UTF-8 bytes), booleans are 0/1. */
 export const SQLITE: Dialect = {
-  types: { text: 'TEXT', key: 'TEXT', int: 'INTEGER', bigint: 'INTEGER', bool: 'INTEGER', time: 'INTEGER', json: 'TEXT', rowId: 'INTEGER PRIMARY KEY' },
+  ...BASE_SQLITE,
+  types: { ...BASE_SQLITE.types, key: 'TEXT', bool: 'INTEGER' },
   true: '1',
   false: '0',
   isTrue: (column) => `${column} = 1`,
   isFalse: (column) => `${column} = 0`,
   bytewise: (column) => column,
   forUpdate: '',
-  time: (date) => date.getTime(),
   bool: (value) => (value ? 1 : 0),
   isForeignKeyViolation: (err) => errorCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY',
 };
 
 /**
  * PostgreSQL: `COLLATE "C"` compares bytes, which in a UTF8 database is S3's key order whatever
- * the cluster's locale. Writers of one key serialise on a transaction-scoped advisory lock.
+ * the cluster's locale. Writers of one key serialise on the advisory lock.
  */
 export const POSTGRES: Dialect = {
-  types: {
-    text: 'text',
-    key: 'text COLLATE "C"',
-    int: 'integer',
-    bigint: 'bigint',
-    bool: 'boolean',
-    time: 'timestamptz',
-    json: 'jsonb',
-    rowId: 'bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY',
-  },
+  ...BASE_POSTGRES,
+  types: { ...BASE_POSTGRES.types, key: 'text COLLATE "C"', bool: 'boolean' },
   true: 'true',
   false: 'false',
   isTrue: (column) => column,
   isFalse: (column) => `NOT ${column}`,
   bytewise: (column) => `${column} COLLATE "C"`,
-  lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
   forUpdate: ' FOR UPDATE',
-  time: (date) => date,
   bool: (value) => value,
   isForeignKeyViolation: (err) => errorCode(err) === '23503',
 };

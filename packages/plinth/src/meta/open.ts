@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { databaseLocation, initialized } from '@argon/common/sql';
 import { PostgresMetadataStore } from './postgres.js';
 import { SqliteMetadataStore } from './sqlite.js';
 import type { MetadataStore } from './types.js';
@@ -14,26 +14,12 @@ export const SQLITE_FILE = 'metadata.sqlite';
  * - 'postgres://…' or 'postgresql://…' → PostgreSQL (a UTF8 database; the schema is created if absent).
  */
 export async function openMetadata(url: string | undefined, dataDir: string): Promise<MetadataStore> {
-  const store = createStore(url, dataDir);
-  try {
-    await store.init();
-  } catch (err) {
-    await store.close().catch(() => {});
-    throw err;
-  }
-  return store;
+  return initialized(createStore(url, dataDir));
 }
 
 function createStore(url: string | undefined, dataDir: string): MetadataStore {
-  if (url === undefined || url === '' || url.startsWith('sqlite:')) {
-    const path = (url ?? '').replace(/^sqlite:(\/\/)?/, '');
-    if (path === ':memory:') return new SqliteMetadataStore(path);
-    mkdirSync(dataDir, { recursive: true });
-    if (path === '') return new SqliteMetadataStore(join(dataDir, SQLITE_FILE));
-    return new SqliteMetadataStore(isAbsolute(path) ? path : join(dataDir, path));
-  }
-  if (/^postgres(ql)?:\/\//.test(url)) return new PostgresMetadataStore(url);
-  // Only the scheme: the rest of a URL may hold a password.
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(no scheme)';
-  throw new Error(`unsupported metadata URL scheme ${scheme}: use sqlite:[PATH] or postgres://…`);
+  const location = databaseLocation(url, { dataDir, file: SQLITE_FILE, what: 'metadata' });
+  if (location.backend === 'postgres') return new PostgresMetadataStore(location.url);
+  if (location.file !== ':memory:') mkdirSync(dataDir, { recursive: true });
+  return new SqliteMetadataStore(location.file);
 }

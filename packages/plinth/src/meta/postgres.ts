@@ -1,26 +1,21 @@
-import pg from 'pg';
+import { PostgresConnection, query, type Steps } from '@argon/common/sql';
+import type { PoolConfig } from 'pg';
 import { POSTGRES } from './dialect.js';
 import type { Int, ObjectPartRow } from './rows.js';
-import { query, SqlMetadataStore, type PartInput, type Steps } from './sql-store.js';
+import { SqlMetadataStore, type PartInput } from './sql-store.js';
 
 /**
  * The metadata store on PostgreSQL, for deployments with several gateways or an existing
  * database. Changes to a key's versions (commit, abort, deleteVersion) run in a transaction that
  * first takes a transaction-scoped advisory lock on the key, so concurrent writers of one key are
  * serialized, each sees the one before it, and exactly one version stays latest (the partial
- * unique index objects_latest would reject a second one anyway). Work outside a transaction runs
- * statement by statement on the pool.
+ * unique index objects_latest would reject a second one anyway).
  */
-export class PostgresMetadataStore extends SqlMetadataStore {
+export class PostgresMetadataStore extends SqlMetadataStore<PostgresConnection> {
   readonly kind = 'postgres' as const;
-  private readonly pool: pg.Pool;
 
-  constructor(connection: string | pg.PoolConfig) {
-    super(POSTGRES);
-    this.pool = new pg.Pool(typeof connection === 'string' ? { connectionString: connection } : connection);
-    // An idle connection the server drops makes the pool emit 'error'. The pool has already
-    // discarded it and the next query opens a new one: nothing to do but not crash the process.
-    this.pool.on('error', () => {});
+  constructor(connection: string | PoolConfig) {
+    super(POSTGRES, new PostgresConnection(connection));
   }
 
   async init(): Promise<void> {
@@ -28,37 +23,6 @@ export class PostgresMetadataStore extends SqlMetadataStore {
     // Byte order is UTF-8 order only if the bytes are UTF-8.
     if (row?.server_encoding !== 'UTF8') throw new Error(`the metadata database must be encoded in UTF8 (it is ${row?.server_encoding})`);
     await this.transaction(this.migrate());
-  }
-
-  async close(): Promise<void> {
-    await this.pool.end();
-  }
-
-  private async complete<T>(client: pg.Pool | pg.PoolClient, steps: Steps<T>): Promise<T> {
-    let step = steps.next();
-    while (!step.done) step = steps.next((await client.query(step.value.sql, step.value.values)).rows);
-    return step.value;
-  }
-
-  protected run<T>(steps: Steps<T>): Promise<T> {
-    return this.complete(this.pool, steps);
-  }
-
-  protected async transaction<T>(steps: Steps<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await this.complete(client, steps);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      // A connection that cannot even roll back is not given back to the pool.
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw err;
-    } finally {
-      client.release(broken);
-    }
   }
 
   protected *partsOf(objectIds: Int[]): Steps<ObjectPartRow[]> {

@@ -1,3 +1,4 @@
+import { migrate, query, SqlStore, type Connection, type Steps } from '@argon/common/sql';
 import type { Dialect } from './dialect.js';
 import { listingPage, walkListing, prefixEnd, type ListCursor, type ListRow } from './listing.js';
 import {
@@ -44,31 +45,6 @@ import {
   type User,
 } from './types.js';
 
-/**
- * One statement and its parameters (`$1, $2…`). A script (a migration) is several statements
- * without parameters, which better-sqlite3 can only run through exec, not prepare.
- */
-export interface Statement {
-  sql: string;
-  values: unknown[];
-  script?: boolean;
-}
-
-/**
- * A piece of work written once for both stores: it yields each statement it needs and is handed
- * back that statement's rows. Each store runs it its own way: better-sqlite3 synchronously, so
- * nothing interleaves with it, pg awaiting every statement.
- */
-export type Steps<T> = Generator<Statement, T, unknown[]>;
-
-export function* query<R>(sql: string, values: unknown[] = []): Steps<R[]> {
-  return (yield { sql, values }) as R[];
-}
-
-function* script(sql: string): Steps<void> {
-  yield { sql, values: [], script: true };
-}
-
 export type PartInput = { size: number; etag: string; blob: string; xxhash64: string; checksums?: Record<string, string> };
 
 /** The first row, mapped; null when there is none. */
@@ -97,18 +73,9 @@ function listed(row: ObjectRow): Listed {
  * and the order they run in. A store supplies the connection (run, transaction) and the few
  * queries that take a set of values at once, which only PostgreSQL can pass as an array.
  */
-export abstract class SqlMetadataStore implements MetadataStore {
+export abstract class SqlMetadataStore<C extends Connection = Connection> extends SqlStore<Dialect, C> implements MetadataStore {
   abstract readonly kind: 'sqlite' | 'postgres';
 
-  constructor(protected readonly dialect: Dialect) {}
-
-  abstract init(): Promise<void>;
-  abstract close(): Promise<void>;
-
-  /** Runs the steps outside a transaction. */
-  protected abstract run<T>(steps: Steps<T>): Promise<T>;
-  /** Runs the steps in one transaction, rolled back when they throw. */
-  protected abstract transaction<T>(steps: Steps<T>): Promise<T>;
   /** The parts of these objects, in no particular order. */
   protected abstract partsOf(objectIds: Int[]): Steps<ObjectPartRow[]>;
   /** Records an object's parts, numbered from 1 in the order given. */
@@ -116,25 +83,26 @@ export abstract class SqlMetadataStore implements MetadataStore {
   /** The candidates nothing references any more (asked after the rows that held them are gone). */
   protected abstract unreferenced(blobs: string[]): Steps<string[]>;
 
-  protected rows<R>(sql: string, values: unknown[] = []): Promise<R[]> {
-    return this.run(query<R>(sql, values));
-  }
-
   /** Brings the schema to the latest version; refuses a database a newer Plinth has migrated. */
-  protected *migrate(): Steps<void> {
-    const steps = migrations(this.dialect);
-    yield* this.lock('plinth_schema');
-    yield* query(`CREATE TABLE IF NOT EXISTS plinth_schema (version ${this.dialect.types.int} NOT NULL)`);
-    const [current] = yield* query<{ version: number }>('SELECT version FROM plinth_schema');
-    const from = current?.version ?? 0;
-    if (from > steps.length) throw new Error(`metadata schema version ${from} is newer than this Plinth supports (${steps.length}): upgrade Plinth`);
-    if (current === undefined) yield* query('INSERT INTO plinth_schema (version) VALUES (0)');
-    for (const step of steps.slice(from)) yield* script(step);
-    yield* query('UPDATE plinth_schema SET version = $1', [steps.length]);
-  }
-
-  private *lock(name: string): Steps<void> {
-    if (this.dialect.lock !== undefined) yield* query(this.dialect.lock, [name]);
+  protected migrate(): Steps<void> {
+    return migrate(this.dialect, {
+      what: 'metadata',
+      product: 'Plinth',
+      lock: 'plinth_schema',
+      steps: migrations(this.dialect),
+      // One row holding the version.
+      history: {
+        create: `CREATE TABLE IF NOT EXISTS plinth_schema (version ${this.dialect.types.int} NOT NULL)`,
+        *version() {
+          const [current] = yield* query<{ version: number }>('SELECT version FROM plinth_schema');
+          if (current === undefined) yield* query('INSERT INTO plinth_schema (version) VALUES (0)');
+          return current?.version ?? 0;
+        },
+        *applied(version) {
+          yield* query('UPDATE plinth_schema SET version = $1', [version]);
+        },
+      },
+    });
   }
 
   /** Serializes the transactions that change one key's versions (bucket names have no '/'). */

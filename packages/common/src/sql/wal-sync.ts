@@ -9,8 +9,6 @@ import { open, type FileHandle } from 'node:fs/promises';
  * checkpoint cannot undo it: under NORMAL, SQLite syncs the WAL before copying frames into the
  * database, and the WAL file (the inode our handle syncs) is only removed when the last
  * connection closes, which ours is not while the store is open.
- *
- * Twin of the group commit inside plinth's src/meta/sqlite.ts: a candidate for a shared module.
  */
 export class WalSync {
   /** Changes committed so far, and how many of them an fsync has covered. */

@@ -2,9 +2,8 @@
  * Statements as data, so one piece of work is written once for both backends: a generator yields
  * each statement and is handed back its rows. better-sqlite3 runs it synchronously (nothing
  * interleaves, which is what makes a SQLite transaction cheap), pg awaits every statement.
- *
- * Twin of the Statement/Steps/query part of plinth's src/meta/sql-store.ts: a candidate for a
- * shared module.
+ * Parameters are `$1, $2…` in both: pg binds them by position, better-sqlite3 by name (SQLite
+ * reads `$1` as the parameter named "1"). Both bind undefined as NULL.
  */
 export interface Statement {
   sql: string;
@@ -16,7 +15,7 @@ export interface Statement {
 export type Steps<T> = Generator<Statement, T, unknown[]>;
 
 export function* query<R>(sql: string, values: unknown[] = []): Steps<R[]> {
-  return (yield { sql, values: values.map((v) => (v === undefined ? null : v)) }) as R[];
+  return (yield { sql, values }) as R[];
 }
 
 export function* script(sql: string): Steps<void> {
@@ -26,4 +25,13 @@ export function* script(sql: string): Steps<void> {
 /** `$n, $n+1…` for each value, appended to `values` (which holds the earlier parameters). */
 export function placeholders(values: unknown[], list: readonly unknown[]): string {
   return list.map((value) => `$${values.push(value)}`).join(', ');
+}
+
+/** What a store needs of its database: the same on both backends. */
+export interface Connection {
+  /** Runs the steps outside a transaction; resolves once their writes are durable. */
+  run<T>(steps: Steps<T>): Promise<T>;
+  /** Runs the steps in one transaction, rolled back when they throw; resolves once it is durable. */
+  transaction<T>(steps: Steps<T>): Promise<T>;
+  close(): Promise<void>;
 }
