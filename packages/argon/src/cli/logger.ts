@@ -1,24 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino, { type Logger, type TransportSingleOptions } from 'pino';
+import { serverLogger as commonServerLogger } from '@argon/common/logger';
+import type { Logger } from 'pino';
 import { CREDENTIALS_FILE } from '../auth/credentials-file.js';
 import { shellQuote } from './format.js';
 import { DEFAULT_SERVER } from './server-client.js';
 
-/**
- * What `argon serve` logs: readable lines for a person at a terminal, JSON lines otherwise
- * (piped, redirected, under CI or a process manager), where log collectors want one JSON object
- * per line.
- */
-export function logTransport(isTTY: boolean | undefined): TransportSingleOptions | undefined {
-  if (isTTY !== true) return undefined;
-  // pino-pretty runs in pino's worker thread, off the server's event loop.
-  return { target: 'pino-pretty', options: { colorize: !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } };
-}
+/** `argon serve` logs as every server of the platform does (see @argon/common/logger). */
+export { logTransport } from '@argon/common/logger';
 
-export function serverLogger(): Logger {
-  return pino({ name: 'argon', transport: logTransport(process.stdout.isTTY) });
-}
+export const serverLogger = (): Logger => commonServerLogger('argon');
 
 export interface ReadyInfo {
   /** The main endpoint's connection string, without credentials. */

@@ -1,20 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import pino, { type Logger } from 'pino';
+import { serverLogger } from '@argon/common/logger';
 import { startServer } from '../server.js';
 import { positiveInt } from './context.js';
-
-/**
- * Readable lines for a person at a terminal (pino-pretty, in pino's worker thread, off the event
- * loop), JSON lines otherwise: piped, under systemd or a container, log collectors want JSON.
- */
-export function serverLogger(): Logger {
-  const pretty = process.stdout.isTTY === true;
-  return pino({
-    name: 'dataplane',
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' } } } : {}),
-  });
-}
 
 interface ServeOptions {
   data: string;
@@ -40,7 +28,7 @@ export function registerServeCommand(program: Command): void {
 }
 
 async function serve(o: ServeOptions): Promise<void> {
-  const log = serverLogger();
+  const log = serverLogger('dataplane');
   if (!Number.isInteger(o.workers) || o.workers < 0) throw new Error(`--workers takes a whole number ≥ 0, not ${o.workers}`);
   const server = await startServer({ dataDir: resolve(o.data), host: o.host, port: o.port, database: o.database, workers: o.workers, slots: o.slots, logger: log });
   log.info({ url: server.url, data: resolve(o.data), store: server.store.backend, workers: o.workers }, `Dataplane is ready on ${server.url}`);
