@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { sqlBackends, stopTestPostgres } from '@argon/testing';
-import type { Run, TaskAttempt } from '../src/types.js';
+import type { TaskAttempt } from '../src/types.js';
 import { channelPair } from '../src/workers/channels.js';
 import type { ServerMessage, WorkerMessage } from '../src/workers/protocol.js';
 import { runWorker } from '../src/workers/worker.js';
@@ -259,19 +259,27 @@ ${block("import json, os\njson.dump(json.load(open(os.environ['DATAPLANE_INPUTS'
 
     it('keeps runs beyond the pipeline concurrency queued', async () => {
       const e = await start({ slots: 4 });
-      await e.engine.applyPipeline(`name: one-at-a-time\nconcurrency: 1\ntasks:\n  work: {run: bash, code: "sleep 0.3"}\n`);
-      let running = 0;
-      let most = 0;
-      e.engine.events.on('run', (r: Run) => {
-        if (r.pipeline !== 'one-at-a-time') return;
-        if (r.state === 'running') most = Math.max(most, ++running);
-        else if (r.state !== 'queued') running--;
-      });
-      const runs = await Promise.all([1, 2, 3].map(() => e.engine.startRun('one-at-a-time')));
+      // Each run's task logs when it really started and ended: their intervals must not overlap.
+      // (Run events of different runs are written on separate chains, so their order says less.)
+      const spans = join(e.scratch, 'spans');
+      await e.engine.applyPipeline(`name: one-at-a-time
+concurrency: 1
+params:
+  spans: {type: string}
+tasks:
+  work: {run: bash, code: 'echo "$(date +%s%N) $DATAPLANE_RUN_ID start" >> "$DATAPLANE_PARAM_SPANS"; sleep 0.3; echo "$(date +%s%N) $DATAPLANE_RUN_ID end" >> "$DATAPLANE_PARAM_SPANS"'}
+`);
+      const runs = await Promise.all([1, 2, 3].map(() => e.engine.startRun('one-at-a-time', { params: { spans } })));
       assert.deepEqual(runs.map((r) => r.state).sort(), ['queued', 'queued', 'running']);
       const ended = await Promise.all(runs.map((r) => e.engine.waitForRun(r.id)));
       assert.ok(ended.every((r) => r.state === 'succeeded'));
-      assert.equal(most, 1);
+      const events = readLines(spans).map((line) => line.split(' ')).sort((a, b) => (BigInt(a[0]!) < BigInt(b[0]!) ? -1 : 1));
+      assert.equal(events.length, 6);
+      let inside = 0;
+      for (const [, , what] of events) {
+        inside += what === 'start' ? 1 : -1;
+        assert.ok(inside <= 1, `two runs of a concurrency-1 pipeline ran at once: ${events.map((e) => e.join(' ')).join('; ')}`);
+      }
     });
 
     it('retries the attempts of a worker that dies on another worker, as new attempts', async () => {
