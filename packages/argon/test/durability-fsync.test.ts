@@ -25,6 +25,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../src/index.js';
 import { AuthService } from '../src/auth/service.js';
+import { mulberry32 } from './helpers/random.js';
 
 // Tests run from dist/test; the C source is not compiled by tsc, so it stays in test/fixtures.
 const SHIM_SOURCE = new URL('../../test/fixtures/fsync-shim.c', import.meta.url).pathname;
@@ -32,16 +33,6 @@ const WRITER = new URL('./fixtures/fsync-writer.js', import.meta.url).pathname;
 const SEED = Number(process.env.ARGON_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const RUNS = 3;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Batch {
   lsn: number;

@@ -27,6 +27,7 @@ import { decodeOpQuery } from '../src/wire/opquery.js';
 import { decodeCompressed, encodeCompressed } from '../src/wire/compression.js';
 import { HEADER_SIZE, MAX_MESSAGE_SIZE_BYTES, OpCode, OpMsgFlag } from '../src/wire/protocol.js';
 import { crc32c } from '../src/wire/crc32c.js';
+import { mulberry32 } from './helpers/random.js';
 
 const SEED = Number(process.env.ARGON_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Wall-clock budget of the fuzzing phase; remaining cases are skipped if it runs out. */
@@ -53,16 +54,6 @@ after(async () => {
 
 // ------------------------------------------------------------------ randomness
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
