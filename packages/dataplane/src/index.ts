@@ -1,6 +1,7 @@
 /** Dataplane as a library: the engine, the server, the REST client, and the shared types. */
 export * from './types.js';
-export type { DataStore } from './store/types.js';
+export type { DataStore, SecretInfo } from './store/types.js';
+export { SecretVault, loadMasterKey, parseMasterKey, MasterKeyError } from './store/secrets.js';
 export { openStore, type StoreOptions } from './store/open.js';
 export { parsePipeline, PipelineError, resolveParams, retryDelay, formatDuration, parseDuration, pipelineSchema, type ParseOptions, type PipelineIssue } from './pipelines/index.js';
 export { Engine, type EngineOptions, type RunDetails, type StartRunOptions } from './runs/engine.js';

@@ -6,10 +6,11 @@ import { lockDataDir } from '@argon/common';
 import { Engine } from './runs/engine.js';
 import type { EngineLog } from './runs/log.js';
 import { openStore } from './store/open.js';
+import { loadMasterKey, SecretVault } from './store/secrets.js';
 import type { DataStore } from './store/types.js';
 
 export interface ServerOptions {
-  /** Data directory: the SQLite store (unless `database`), the lock, local workers' work dirs. */
+  /** Data directory: the SQLite store (unless `database`), the lock, local workers' work dirs, master.key (unless DATAPLANE_MASTER_KEY). */
   dataDir: string;
   host?: string;
   /** 0 picks a free port (tests). */
@@ -47,11 +48,14 @@ export async function startServer(options: ServerOptions): Promise<DataplaneServ
     for (const step of cleanup.reverse()) await step().catch(() => {});
   };
   try {
+    // Before the store, so a malformed DATAPLANE_MASTER_KEY stops the start at once. Never logged.
+    const { key } = loadMasterKey(dataDir);
     const store = await openStore({ dataDir, database: options.database });
     cleanup.push(() => store.close());
+    const vault = new SecretVault(store, key);
     const engine = new Engine();
     cleanup.push(() => engine.stop());
-    await engine.start({ store, dataDir, workers: options.workers, slots: options.slots, log: options.logger });
+    await engine.start({ store, vault, dataDir, workers: options.workers, slots: options.slots, log: options.logger });
     const app = await buildApi(engine, { logger: options.logger, bodyLimit: options.bodyLimit, version: VERSION });
     // Closed after the engine stopped (undo runs backwards): remote workers' sockets closing must
     // find the engine stopping, or their running attempts would be retried elsewhere meanwhile.

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { PipelineSpec, RunState, WorkerInfo } from '../types.js';
-import type { ApiErrorBody, ApplyRequest, ApplyResult, Health, LogPage, PipelineDetail, PipelineSummary, Run, RunDetail, RunEvent, Wire } from './types.js';
+import type { ApiErrorBody, ApplyRequest, ApplyResult, Health, LogPage, PipelineDetail, PipelineSummary, Run, RunDetail, RunEvent, SecretInfo, SecretPutResult, Wire } from './types.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:9001';
 
@@ -120,6 +120,21 @@ export class DataplaneClient {
 
   logs(id: string, options: { task?: string; attempt?: number; after?: number; limit?: number } = {}): Promise<Wire<LogPage>> {
     return this.request('GET', `/v1/runs/${enc(id)}/logs`, undefined, options);
+  }
+
+  /** Creates or replaces a secret; the server never sends the value back. Environment default 'development'. */
+  putSecret(name: string, value: string, environment?: string): Promise<SecretPutResult> {
+    return this.request('PUT', `/v1/secrets/${enc(name)}`, { value }, { environment });
+  }
+
+  /** Names and times, never values; every environment when none is given. */
+  async listSecrets(environment?: string): Promise<Wire<SecretInfo>[]> {
+    return (await this.request<{ secrets: Wire<SecretInfo>[] }>('GET', '/v1/secrets', undefined, { environment })).secrets;
+  }
+
+  /** Throws DataplaneApiError SecretNotFound (404) when there is none. */
+  async deleteSecret(name: string, environment?: string): Promise<void> {
+    await this.send('DELETE', `/v1/secrets/${enc(name)}`, undefined, { environment });
   }
 
   async listWorkers(): Promise<Wire<WorkerInfo>[]> {

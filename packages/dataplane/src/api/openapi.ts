@@ -74,6 +74,18 @@ export const OPENAPI = {
         responses: { '200': json('{lines, next}'), '404': error('RunNotFound') },
       },
     },
+    '/v1/secrets': {
+      get: { summary: 'Secrets: environment, name, created, updated (never values)', parameters: [query('environment', 'string', 'one environment (default: all)')], responses: { '200': json('{secrets}') } },
+    },
+    '/v1/secrets/{name}': {
+      put: {
+        summary: 'Create or replace a secret (write-only: the value is never returned)',
+        parameters: [path('name', 'secret name (an environment variable name)'), query('environment', 'string', "default 'development'")],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { value: { type: 'string' } }, required: ['value'] } } } },
+        responses: { '201': json('Created: {name, environment, created}'), '200': json('Replaced: {name, environment, created}'), '400': error('InvalidRequest') },
+      },
+      delete: { summary: 'Delete a secret', parameters: [path('name', 'secret name'), query('environment', 'string', "default 'development'")], responses: { '204': { description: 'Deleted' }, '404': error('SecretNotFound') } },
+    },
     '/v1/workers': { get: { summary: 'Workers: connected, lost and stopped', responses: { '200': json('{workers}') } } },
     '/ws': { get: { summary: 'WebSocket: send {"subscribe":"run","id":ID}; receive the log backlog, then subscribed (with the run), then run, task and log events live', responses: { '101': { description: 'Switching protocols' } } } },
     '/ws/worker': { get: { summary: 'WebSocket for remote workers (dataplane worker --server URL): the messages of src/workers/protocol.ts as JSON', responses: { '101': { description: 'Switching protocols' } } } },

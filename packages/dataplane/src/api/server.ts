@@ -6,6 +6,7 @@ import { engineMetrics } from './metrics.js';
 import { OPENAPI } from './openapi.js';
 import { registerPipelineRoutes } from './pipelines.js';
 import { registerRunRoutes } from './runs.js';
+import { registerSecretRoutes } from './secrets.js';
 import type { Health } from './types.js';
 import { registerWebSockets } from './ws.js';
 
@@ -52,6 +53,7 @@ export async function buildApi(engine: Engine, options: ApiOptions = {}): Promis
   app.get('/v1/workers', async () => ({ workers: engine.listWorkers() }));
   registerPipelineRoutes(app, engine);
   registerRunRoutes(app, engine);
+  registerSecretRoutes(app, engine);
   registerWebSockets(app, engine);
   return app;
 }

@@ -67,6 +67,17 @@ export interface Health {
   activeRuns: number;
 }
 
+/** PUT /v1/secrets/:name: what was written, never the value. */
+export interface SecretPutResult {
+  name: string;
+  environment: string;
+  /** false when it replaced a value. */
+  created: boolean;
+}
+
+/** GET /v1/secrets: names and times, never values. */
+export type { SecretInfo } from '../store/types.js';
+
 /** What /ws sends to a client that subscribed to a run: the log backlog, `subscribed`, then live events. */
 export type RunEvent =
   | { type: 'subscribed'; run: Run }

@@ -5,6 +5,7 @@ import { DataplaneApiError, DataplaneConnectionError, DEFAULT_SERVER } from '../
 import { paint } from './format.js';
 import { registerPipelineCommands } from './pipeline.js';
 import { registerRunCommands } from './runs.js';
+import { registerSecretCommands } from './secret.js';
 import { registerServeCommand } from './serve.js';
 import { registerWorkerCommands } from './worker.js';
 
@@ -30,12 +31,14 @@ Examples:
   $ dataplane run example --param n=10 --wait   # run it; exit code 0 when it succeeded
   $ dataplane runs list --state failed
   $ dataplane logs RUN_ID --task extract --follow
+  $ dataplane secret set DB_PASSWORD < password.txt   # value from stdin, never shown again
   $ dataplane worker --server http://host:9001 --group gpu --environment production`,
   );
 
 registerServeCommand(program);
 registerPipelineCommands(program);
 registerRunCommands(program);
+registerSecretCommands(program);
 registerWorkerCommands(program);
 
 function fail(err: unknown): void {

@@ -12,6 +12,7 @@ import { WorkerPool, workerView, type WorkerChannel } from './pool.js';
 import { recoverRuns } from './recovery.js';
 import { isRunEnded } from './rules.js';
 import { Scheduler, type SecretSource } from './scheduler.js';
+import type { SecretVault } from '../store/secrets.js';
 import { WorkerLink } from './link.js';
 import { pipelineReader, type ApplyOptions } from './apply.js';
 
@@ -23,7 +24,9 @@ export interface EngineOptions {
   /** Attempts each local worker runs at once. */
   slots?: number;
   log?: EngineLog;
-  /** Values of the secrets tasks list; until the secrets store exists, tasks that list secrets fail. */
+  /** The secrets store: the API's secret routes, and the values of the secrets tasks list. */
+  vault?: SecretVault;
+  /** Values of the secrets tasks list (default: the vault's); with neither, tasks that list secrets fail. */
   secrets?: SecretSource;
   /** A worker silent this long is lost and its attempts run elsewhere. */
   heartbeatTimeoutMs?: number;
@@ -44,7 +47,7 @@ export interface RunDetails {
 }
 
 const noSecrets: SecretSource = async (names) => {
-  throw new Error(`no secrets store is configured yet, so ${names.join(', ')} cannot be provided`);
+  throw new Error(`no secrets store is configured, so ${names.join(', ')} cannot be provided`);
 };
 
 /**
@@ -62,12 +65,14 @@ export class Engine {
   private locals: LocalWorkers | null = null;
   private log: EngineLog = silentLog;
   private state: 'new' | 'started' | 'stopped' = 'new';
+  private vault: SecretVault | null = null;
 
   async start(options: EngineOptions): Promise<void> {
     this.store = options.store;
     this.log = options.log ?? silentLog;
     const onError = (err: unknown, runId?: string) => this.log.error({ err, runId }, 'store write failed; the change is not acted on');
-    this.scheduler = new Scheduler({ pool: this.pool, events: this.events, secrets: options.secrets ?? noSecrets });
+    this.vault = options.vault ?? null;
+    this.scheduler = new Scheduler({ pool: this.pool, events: this.events, secrets: options.secrets ?? this.vault?.source ?? noSecrets });
     this.logWriter = new LogWriter(this.store, (err) => this.log.error({ err }, 'log write failed'));
     this.link = new WorkerLink({ pool: this.pool, scheduler: this.scheduler, store: this.store, events: this.events, logs: this.logWriter, log: this.log, timeoutMs: options.heartbeatTimeoutMs ?? 5000 });
     this.state = 'started';
@@ -243,6 +248,11 @@ export class Engine {
 
   listWorkers(): WorkerInfo[] {
     return this.pool.list().map(workerView);
+  }
+
+  /** The secrets store, or null when the engine was started without one (the API answers 503). */
+  secrets(): SecretVault | null {
+    return this.vault;
   }
 
   backend(): 'sqlite' | 'postgres' {

@@ -1,9 +1,9 @@
 import { migrate, placeholders, query, SqlStore, type Connection, type Steps } from '@argon/common/sql';
 import type { LogLine, PipelineSpec, PipelineVersion, Run, RunState, TaskAttempt, TaskState, Transition, WorkerInfo } from '../types.js';
 import type { Dialect } from './dialect.js';
-import { jsonValue, toAttempt, toLogLine, toPipeline, toRun, toTransition, toWorker, type LogRow, type PipelineRow, type RunRow, type TaskRow, type TransitionRow, type WorkerRow } from './rows.js';
+import { jsonValue, toAttempt, toDate, type Time, toLogLine, toPipeline, toRun, toTransition, toWorker, type LogRow, type PipelineRow, type RunRow, type TaskRow, type TransitionRow, type WorkerRow } from './rows.js';
 import { migrations } from './schema.js';
-import type { DataStore } from './types.js';
+import type { DataStore, SecretInfo } from './types.js';
 
 /** The worker group of a task whose run names no saved pipeline version (see putAttempt). */
 const DEFAULT_GROUP = 'default';
@@ -257,6 +257,50 @@ export abstract class SqlDataStore<C extends Connection = Connection> extends Sq
     const limit = options.limit === undefined ? '' : ` LIMIT $${values.push(options.limit)}`;
     const rows = await this.run(query<LogRow>(`SELECT * FROM logs WHERE ${where} ORDER BY task_id, attempt, seq${limit}`, values));
     return rows.map(toLogLine);
+  }
+
+  // ---- secrets ----
+
+  putSecret(environment: string, name: string, ciphertext: Buffer, nonce: Buffer): Promise<{ created: boolean }> {
+    return this.transaction(this.putSecretSteps(environment, name, ciphertext, nonce));
+  }
+
+  private *putSecretSteps(environment: string, name: string, ciphertext: Buffer, nonce: Buffer): Steps<{ created: boolean }> {
+    const now = this.dialect.time(new Date());
+    // secrets reference environments; an environment may be named before anyone created it.
+    yield* query('INSERT INTO environments (name, description, created) VALUES ($1, NULL, $2) ON CONFLICT (name) DO NOTHING', [environment, now]);
+    const existing = yield* query('SELECT name FROM secrets WHERE environment = $1 AND name = $2', [environment, name]);
+    if (existing.length > 0) {
+      yield* query('UPDATE secrets SET ciphertext = $3, nonce = $4, updated = $5 WHERE environment = $1 AND name = $2', [environment, name, ciphertext, nonce, now]);
+      return { created: false };
+    }
+    yield* query('INSERT INTO secrets (environment, name, ciphertext, nonce, created, updated) VALUES ($1, $2, $3, $4, $5, $5)', [environment, name, ciphertext, nonce, now]);
+    return { created: true };
+  }
+
+  async deleteSecret(environment: string, name: string): Promise<boolean> {
+    const rows = await this.run(query('DELETE FROM secrets WHERE environment = $1 AND name = $2 RETURNING name', [environment, name]));
+    return rows.length > 0;
+  }
+
+  async listSecrets(environment?: string): Promise<SecretInfo[]> {
+    const where = environment === undefined ? '' : ' WHERE environment = $1';
+    const rows = await this.run(
+      query<{ environment: string; name: string; created: Time; updated: Time }>(
+        `SELECT environment, name, created, updated FROM secrets${where} ORDER BY environment, name`,
+        environment === undefined ? [] : [environment],
+      ),
+    );
+    return rows.map((r) => ({ environment: r.environment, name: r.name, created: toDate(r.created), updated: toDate(r.updated) }));
+  }
+
+  async getSecretCiphertexts(environment: string, names: string[]): Promise<{ name: string; ciphertext: Buffer; nonce: Buffer }[]> {
+    if (names.length === 0) return [];
+    const values: unknown[] = [environment];
+    const rows = await this.run(
+      query<{ name: string; ciphertext: Uint8Array; nonce: Uint8Array }>(`SELECT name, ciphertext, nonce FROM secrets WHERE environment = $1 AND name IN (${placeholders(values, names)})`, values),
+    );
+    return rows.map((r) => ({ name: r.name, ciphertext: Buffer.from(r.ciphertext), nonce: Buffer.from(r.nonce) }));
   }
 
   // ---- workers ----

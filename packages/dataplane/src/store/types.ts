@@ -56,7 +56,25 @@ export interface DataStore {
   /** Lines of a run (optionally one task), in order; `afterSeq` pages within one task attempt. */
   logs(runId: string, options?: { taskId?: string; attempt?: number; afterSeq?: number; limit?: number }): Promise<LogLine[]>;
 
+  // ---- secrets (values encrypted by the caller: see secrets.ts) ----
+  /** Inserts or replaces a secret's ciphertext; created: false when it replaced one. */
+  putSecret(environment: string, name: string, ciphertext: Buffer, nonce: Buffer): Promise<{ created: boolean }>;
+  /** false when there was none. */
+  deleteSecret(environment: string, name: string): Promise<boolean>;
+  /** Names and times only, never ciphertexts; every environment when none is given. By environment, then name. */
+  listSecrets(environment?: string): Promise<SecretInfo[]>;
+  /** The ciphertexts of those of `names` that exist in `environment`. */
+  getSecretCiphertexts(environment: string, names: string[]): Promise<{ name: string; ciphertext: Buffer; nonce: Buffer }[]>;
+
   // ---- workers ----
   upsertWorker(worker: WorkerInfo): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
+}
+
+/** A secret as listed: never its value. */
+export interface SecretInfo {
+  environment: string;
+  name: string;
+  created: Date;
+  updated: Date;
 }
